@@ -1,0 +1,1397 @@
+/*
+ * director.c -- backends, ring publication, user pins, moves and flushes.
+ *
+ * Writer-side state (the host table, tags, moves, jobs) is private to the
+ * writer thread and needs no synchronisation. What readers see is exactly
+ * two things: the ring image behind d->ring (published with
+ * rcu_xchg_pointer, reclaimed with call_rcu) and the pin table d->pins (a
+ * cds_lfht; a pin's mutable fields are single 32-bit atomics written only by
+ * the writer).
+ *
+ * A pin's state word packs the host id (low 24 bits) with the MOVING and
+ * WEAK flags, so a reader can never see a moved user's new host without
+ * also seeing that the move is still in progress.
+ */
+#include "director/director.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#define PIN_HOST_MASK 0x00ffffffu
+#define PIN_MOVING (1u << 24)
+#define PIN_WEAK (1u << 25)
+
+/* A weak pin lives this much longer than director_user_expire (Dovecot's
+ * USER_NEAR_EXPIRING_MAX). */
+#define WEAK_EXTRA_S 30
+
+#define PIN_BATCH 1022
+#define HOST_SLOTS_MAX 65535u
+
+struct pm_pin {
+	struct cds_lfht_node node;	/* in d->pins; 16 bytes */
+	uint32_t user_hash;		/* key, immutable */
+	uint16_t tag;			/* key, immutable */
+	uint16_t pad;
+	_Atomic uint32_t state;		/* host id | PIN_MOVING | PIN_WEAK */
+	_Atomic uint32_t ts;		/* last refresh, unix seconds */
+};
+
+/* The per-pin budget of the foundation issue is 64 bytes including the
+ * table's buckets; the pin itself takes a 32-byte allocation. */
+_Static_assert(sizeof(struct pm_pin) == 32, "pin grew beyond 32 bytes");
+
+struct pin_key {
+	uint32_t user_hash;
+	uint16_t tag;
+};
+
+/* Deleted pins wait here for one grace period, then call_rcu frees them. */
+struct pin_batch {
+	struct rcu_head rcu;
+	uint32_t n;
+	struct pm_pin *pin[PIN_BATCH];
+};
+
+struct dir_host {
+	struct pm_addr addr;
+	uint32_t id;		/* slot | gen << 16; never 0 */
+	uint16_t tag;
+	uint16_t vhosts;
+	bool in_use;
+	bool down;
+	uint8_t gen;		/* 1..255, bumped each time the slot is reused */
+	int64_t last_updown_s;
+	uint32_t user_count;
+	uint32_t *points;	/* cached vhost point hashes */
+	uint32_t npoints;
+};
+
+struct dir_move {
+	struct pm_pin *pin;	/* NULL once the pin was forgotten */
+	uint64_t done_ms;
+};
+
+struct job_user {
+	uint32_t user_hash;
+	uint32_t host_id;
+	uint16_t tag;
+};
+
+struct dir_job {
+	struct dir_job *next;
+	uint64_t id;
+	uint32_t max_parallel;
+	struct job_user *users;
+	size_t n, pos, cap;
+	uint32_t *killed_hosts;	/* hosts whose tag ring was empty */
+	size_t nkilled;
+};
+
+struct pm_director {
+	/* Read by every thread. */
+	struct pm_ring *ring;		/* RCU pointer */
+	struct cds_lfht *pins;
+	struct pm_director_config cfg;
+
+	/* Writer only below. */
+	struct dir_host *hosts;
+	uint32_t nslots, slot_cap;
+	char **tags;
+	uint32_t ntags;
+	uint64_t generation;
+	bool ring_dirty;
+
+	struct dir_move *moves;		/* FIFO; every move lasts kick_delay_ms */
+	size_t move_head, move_len, move_cap;
+
+	struct dir_job *jobs, **jobs_tail;
+	uint64_t next_job_id;
+
+	struct pin_batch *batch;
+	uint64_t next_expire_ms;
+
+	pm_kick_cb kick;
+	pm_job_done_cb job_done;
+	void *cb_arg;
+
+	struct pm_director_stats st;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+void
+pm_director_config_defaults(struct pm_director_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	pm_userhash_compile(&c->hash_fmt, PM_USERHASH_DEFAULT, '\0', NULL, 0);
+	c->user_expire_s = 15 * 60;
+	c->kick_delay_ms = 2000;
+	c->max_parallel_moves = 100;
+	c->max_parallel_kicks = 100;
+}
+
+const struct pm_director_config *
+pm_director_config(const struct pm_director *d)
+{
+	return &d->cfg;
+}
+
+static inline unsigned long
+pin_lfht_hash(uint16_t tag, uint32_t user_hash)
+{
+	uint64_t x = ((uint64_t)tag << 32 | user_hash) * 0x9e3779b97f4a7c15ull;
+
+	return (unsigned long)(x ^ x >> 29);
+}
+
+static int
+pin_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct pm_pin *p = caa_container_of(node, struct pm_pin, node);
+	const struct pin_key *k = key;
+
+	return p->user_hash == k->user_hash && p->tag == k->tag;
+}
+
+static struct pm_pin *
+pin_find(struct pm_director *d, uint16_t tag, uint32_t user_hash)
+{
+	struct pin_key k = { .user_hash = user_hash, .tag = tag };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(d->pins, pin_lfht_hash(tag, user_hash), pin_match, &k, &it);
+	n = cds_lfht_iter_get_node(&it);
+	return n != NULL ? caa_container_of(n, struct pm_pin, node) : NULL;
+}
+
+static inline uint64_t
+pin_expire_s(const struct pm_director *d, uint32_t state, uint32_t ts)
+{
+	return (uint64_t)ts + d->cfg.user_expire_s + ((state & PIN_WEAK) ? WEAK_EXTRA_S : 0);
+}
+
+/* Dovecot: an entry is dead once timestamp + expire <= now. Entries with a
+ * move or kill in progress are kept until it ends. */
+static inline bool
+pin_dead(const struct pm_director *d, uint32_t state, uint32_t ts, uint64_t now_s)
+{
+	return !(state & PIN_MOVING) && pin_expire_s(d, state, ts) <= now_s;
+}
+
+static struct dir_host *
+host_by_id(struct pm_director *d, uint32_t id)
+{
+	uint32_t slot = id & 0xffffu;
+
+	if (slot >= d->nslots || !d->hosts[slot].in_use || d->hosts[slot].id != id)
+		return NULL;
+	return &d->hosts[slot];
+}
+
+static struct dir_host *
+host_by_addr(struct pm_director *d, const struct pm_addr *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < d->nslots; i++) {
+		if (d->hosts[i].in_use && pm_addr_eq(&d->hosts[i].addr, a))
+			return &d->hosts[i];
+	}
+	return NULL;
+}
+
+static void
+note_expiry(struct pm_director *d, uint32_t state, uint32_t ts)
+{
+	uint64_t ms = pin_expire_s(d, state, ts) * 1000;
+
+	if (ms < d->next_expire_ms)
+		d->next_expire_ms = ms;
+}
+
+/* ---- reclamation ---------------------------------------------------------- */
+
+static void
+pin_batch_free_cb(struct rcu_head *head)
+{
+	struct pin_batch *b = caa_container_of(head, struct pin_batch, rcu);
+	uint32_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->pin[i]);
+	free(b);
+}
+
+/* Hand the pending batch to call_rcu. The writer is online, as QSBR's
+ * call_rcu requires. */
+static void
+pin_batch_submit(struct pm_director *d)
+{
+	if (d->batch == NULL || d->batch->n == 0)
+		return;
+	urcu_qsbr_call_rcu(&d->batch->rcu, pin_batch_free_cb);
+	d->batch = NULL;
+}
+
+static void
+pin_retire(struct pm_director *d, struct pm_pin *p)
+{
+	if (d->batch == NULL) {
+		d->batch = malloc(sizeof(*d->batch));
+		if (d->batch == NULL) {
+			/* Without memory for a batch, wait for readers here
+			 * instead: slow but correct. */
+			urcu_qsbr_synchronize_rcu();
+			free(p);
+			return;
+		}
+		d->batch->n = 0;
+	}
+	d->batch->pin[d->batch->n++] = p;
+	if (d->batch->n == PIN_BATCH)
+		pin_batch_submit(d);
+}
+
+static void
+ring_free_cb(struct rcu_head *head)
+{
+	/* The rcu_head lives in pm_ring's first field, reclaim[]. */
+	pm_ring_free((struct pm_ring *)(void *)head);
+}
+
+_Static_assert(sizeof(struct rcu_head) <= sizeof(((struct pm_ring *)0)->reclaim),
+	       "pm_ring.reclaim cannot hold an rcu_head");
+
+/* ---- ring publication ----------------------------------------------------- */
+
+static int
+host_points(struct dir_host *h)
+{
+	uint32_t *p;
+
+	if (h->npoints >= h->vhosts)
+		return 0;
+	p = realloc(h->points, h->vhosts * sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	pm_ring_vhost_hashes(&h->addr, h->npoints, h->vhosts, p + h->npoints);
+	h->points = p;
+	h->npoints = h->vhosts;
+	return 0;
+}
+
+/* Build a new image from the host table and publish it. On failure the old
+ * image stays and the next tick retries. */
+static int
+publish(struct pm_director *d)
+{
+	struct pm_ring_input *in;
+	struct pm_ring *fresh, *old;
+	uint32_t i, n = 0;
+	int ret;
+
+	in = calloc(d->nslots ? d->nslots : 1, sizeof(*in));
+	if (in == NULL)
+		goto fail;
+	for (i = 0; i < d->nslots; i++) {
+		struct dir_host *h = &d->hosts[i];
+
+		if (!h->in_use)
+			continue;
+		in[n].addr = h->addr;
+		in[n].id = h->id;
+		in[n].tag = h->tag;
+		in[n].vhosts = h->vhosts;
+		in[n].down = h->down;
+		in[n].points = host_points(h) == 0 ? h->points : NULL;
+		n++;
+	}
+	ret = pm_ring_build(in, n, (const char *const *)d->tags, d->ntags, d->generation + 1,
+			    &fresh);
+	free(in);
+	if (ret < 0)
+		goto fail;
+	d->generation++;
+	/* Release: the image is fully written before readers can see it;
+	 * pairs with rcu_dereference() in the readers. */
+	old = rcu_xchg_pointer(&d->ring, fresh);
+	if (old != NULL)
+		urcu_qsbr_call_rcu((struct rcu_head *)(void *)old->reclaim, ring_free_cb);
+	d->ring_dirty = false;
+	d->st.rings_published++;
+	return 0;
+fail:
+	d->ring_dirty = true;
+	return -ENOMEM;
+}
+
+/* ---- pins ------------------------------------------------------------------ */
+
+static inline void
+pin_set_state(struct pm_pin *p, uint32_t state)
+{
+	/* Release: a reader that sees the new host also sees the flags
+	 * written with it; pairs with the acquire load in lookups. */
+	atomic_store_explicit(&p->state, state, memory_order_release);
+}
+
+static inline uint32_t
+pin_state(const struct pm_pin *p)
+{
+	return atomic_load_explicit(&p->state, memory_order_acquire);
+}
+
+static inline uint32_t
+pin_ts(const struct pm_pin *p)
+{
+	/* Relaxed: the timestamp is an independent value; a reader may see
+	 * the refresh a little late, which only delays its expiry. */
+	return atomic_load_explicit(&p->ts, memory_order_relaxed);
+}
+
+static inline void
+pin_set_ts(struct pm_pin *p, uint32_t ts)
+{
+	atomic_store_explicit(&p->ts, ts, memory_order_relaxed);
+}
+
+static struct pm_pin *
+pin_create(struct pm_director *d, uint16_t tag, uint32_t user_hash, struct dir_host *h,
+	   uint32_t now_s)
+{
+	struct pm_pin *p = malloc(sizeof(*p));
+	struct cds_lfht_node *ret;
+
+	if (p == NULL)
+		return NULL;
+	cds_lfht_node_init(&p->node);
+	p->user_hash = user_hash;
+	p->tag = tag;
+	p->pad = 0;
+	atomic_init(&p->state, h->id);
+	atomic_init(&p->ts, now_s);
+	/* The writer is the only inserter and checked for an existing pin
+	 * first, so this always adds; add_unique keeps that an invariant. */
+	ret = cds_lfht_add_unique(d->pins, pin_lfht_hash(tag, user_hash), pin_match,
+				  &(struct pin_key){ .user_hash = user_hash, .tag = tag },
+				  &p->node);
+	if (ret != &p->node) {
+		free(p);
+		return caa_container_of(ret, struct pm_pin, node);
+	}
+	h->user_count++;
+	d->st.pins++;
+	note_expiry(d, h->id, now_s);
+	return p;
+}
+
+static void
+moves_forget_pin(struct pm_director *d, struct pm_pin *p)
+{
+	size_t i;
+
+	for (i = 0; i < d->move_len; i++) {
+		struct dir_move *m = &d->moves[(d->move_head + i) % d->move_cap];
+
+		if (m->pin == p)
+			m->pin = NULL;
+	}
+}
+
+static void
+pin_delete(struct pm_director *d, struct pm_pin *p)
+{
+	uint32_t state = pin_state(p);
+	struct dir_host *h;
+
+	if (cds_lfht_del(d->pins, &p->node) != 0)
+		return;
+	h = host_by_id(d, state & PIN_HOST_MASK);
+	if (h != NULL)
+		h->user_count--;
+	if (state & PIN_MOVING)
+		moves_forget_pin(d, p);
+	d->st.pins--;
+	pin_retire(d, p);
+}
+
+/* Delete every pin on @h (NULL: every pin). Returns how many. */
+static long
+pins_delete_host(struct pm_director *d, struct dir_host *h)
+{
+	struct cds_lfht_iter it;
+	struct pm_pin *p;
+	long n = 0;
+
+	cds_lfht_for_each_entry(d->pins, &it, p, node) {
+		if (h == NULL || (pin_state(p) & PIN_HOST_MASK) == h->id) {
+			pin_delete(d, p);
+			n++;
+		}
+	}
+	pin_batch_submit(d);
+	return n;
+}
+
+/* Forget dead pins and compute when the next one dies. */
+static void
+expire_sweep(struct pm_director *d, uint64_t now_ms)
+{
+	uint64_t now_s = now_ms / 1000, next = UINT64_MAX;
+	struct cds_lfht_iter it;
+	struct pm_pin *p;
+
+	cds_lfht_for_each_entry(d->pins, &it, p, node) {
+		uint32_t state = pin_state(p), ts = pin_ts(p);
+		uint64_t exp_ms = pin_expire_s(d, state, ts) * 1000;
+
+		if (pin_dead(d, state, ts, now_s)) {
+			pin_delete(d, p);
+			d->st.pins_expired++;
+		} else if (exp_ms > now_ms && exp_ms < next) {
+			/* A moving pin past its time is noted again when its
+			 * move ends (finish_moves). */
+			next = exp_ms;
+		}
+	}
+	pin_batch_submit(d);
+	d->next_expire_ms = next;
+}
+
+/* ---- kicks and moves ------------------------------------------------------- */
+
+static void
+emit_kick(struct pm_director *d, const struct pm_kick *k)
+{
+	d->st.kicks++;
+	if (d->kick != NULL)
+		d->kick(d->cb_arg, k);
+}
+
+static int
+moves_push(struct pm_director *d, struct pm_pin *p, uint64_t done_ms)
+{
+	if (d->move_len == d->move_cap) {
+		size_t ncap = d->move_cap ? d->move_cap * 2 : 64, i;
+		struct dir_move *nm = malloc(ncap * sizeof(*nm));
+
+		if (nm == NULL)
+			return -ENOMEM;
+		for (i = 0; i < d->move_len; i++)
+			nm[i] = d->moves[(d->move_head + i) % d->move_cap];
+		free(d->moves);
+		d->moves = nm;
+		d->move_cap = ncap;
+		d->move_head = 0;
+	}
+	d->moves[(d->move_head + d->move_len) % d->move_cap] =
+		(struct dir_move){ .pin = p, .done_ms = done_ms };
+	d->move_len++;
+	return 0;
+}
+
+/*
+ * Dovecot's director_kill_user() for a director that is alone: kick the
+ * user's sessions (except those on @except, when given), mark the pin as
+ * moving so logins wait, and end the move after the kick delay.
+ */
+static void
+kill_user(struct pm_director *d, struct pm_pin *p, const struct dir_host *except,
+	  uint64_t now_ms)
+{
+	struct pm_kick k = {
+		.kind = PM_KICK_HASH,
+		.tag = p->tag,
+		.user_hash = p->user_hash,
+		.has_except = except != NULL,
+	};
+
+	if (except != NULL)
+		k.except_host = except->addr;
+	pin_set_state(p, pin_state(p) | PIN_MOVING);
+	if (moves_push(d, p, now_ms + d->cfg.kick_delay_ms) < 0) {
+		/* No memory to remember the move: end it at once rather than
+		 * leave the user waiting forever. */
+		pin_set_state(p, pin_state(p) & ~PIN_MOVING);
+	} else {
+		d->st.moving++;
+	}
+	d->st.moves_started++;
+	emit_kick(d, &k);
+}
+
+/* Point @p at @to (it was elsewhere), refresh it, and run the kill. */
+static void
+move_pin(struct pm_director *d, struct pm_pin *p, struct dir_host *to, uint64_t now_ms)
+{
+	uint32_t state = pin_state(p);
+	struct dir_host *from = host_by_id(d, state & PIN_HOST_MASK);
+
+	if (from != NULL)
+		from->user_count--;
+	to->user_count++;
+	pin_set_state(p, (state & ~PIN_HOST_MASK) | to->id);
+	pin_set_ts(p, (uint32_t)(now_ms / 1000));
+	note_expiry(d, to->id, (uint32_t)(now_ms / 1000));
+	kill_user(d, p, to, now_ms);
+}
+
+static void run_jobs(struct pm_director *d, uint64_t now_ms);
+
+static void
+finish_moves(struct pm_director *d, uint64_t now_ms)
+{
+	bool finished = false;
+
+	while (d->move_len > 0) {
+		struct dir_move *m = &d->moves[d->move_head];
+
+		if (m->done_ms > now_ms)
+			break;
+		if (m->pin != NULL) {
+			uint32_t state = pin_state(m->pin) & ~PIN_MOVING;
+
+			pin_set_state(m->pin, state);
+			note_expiry(d, state, pin_ts(m->pin));
+		}
+		d->move_head = (d->move_head + 1) % d->move_cap;
+		d->move_len--;
+		d->st.moving--;
+		finished = true;
+	}
+	if (finished)
+		run_jobs(d, now_ms);
+}
+
+/* ---- construction --------------------------------------------------------- */
+
+struct pm_director *
+pm_director_new(const struct pm_director_config *cfg, pm_kick_cb kick, pm_job_done_cb job_done,
+		void *cb_arg)
+{
+	struct pm_director *d;
+
+	if (cfg->user_expire_s < 10 || cfg->max_parallel_moves == 0 ||
+	    cfg->max_parallel_kicks == 0)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	d->cfg = *cfg;
+	d->kick = kick;
+	d->job_done = job_done;
+	d->cb_arg = cb_arg;
+	d->jobs_tail = &d->jobs;
+	d->next_expire_ms = UINT64_MAX;
+	d->tags = calloc(1, sizeof(*d->tags));
+	if (d->tags == NULL || (d->tags[0] = strdup("")) == NULL)
+		goto fail;
+	d->ntags = 1;
+	/* Auto-resize by node count keeps about one bucket per pin: 16 bytes
+	 * of bucket node per pin on top of the pin itself. */
+	d->pins = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+				      &urcu_qsbr_flavor, NULL);
+	if (d->pins == NULL)
+		goto fail;
+	if (publish(d) < 0)
+		goto fail;
+	return d;
+fail:
+	if (d->pins != NULL)
+		cds_lfht_destroy(d->pins, NULL);
+	if (d->tags != NULL)
+		free(d->tags[0]);
+	free(d->tags);
+	free(d);
+	return NULL;
+}
+
+void
+pm_director_free(struct pm_director *d)
+{
+	struct dir_job *j, *jn;
+	uint32_t i;
+
+	if (d == NULL)
+		return;
+	pins_delete_host(d, NULL);
+	pin_batch_submit(d);
+	cds_lfht_destroy(d->pins, NULL);
+	if (d->ring != NULL)
+		urcu_qsbr_call_rcu((struct rcu_head *)(void *)d->ring->reclaim, ring_free_cb);
+	/* Wait for readers, then for every pending free. */
+	urcu_qsbr_synchronize_rcu();
+	urcu_qsbr_barrier();
+	for (j = d->jobs; j != NULL; j = jn) {
+		jn = j->next;
+		free(j->users);
+		free(j->killed_hosts);
+		free(j);
+	}
+	for (i = 0; i < d->nslots; i++)
+		free(d->hosts[i].points);
+	for (i = 0; i < d->ntags; i++)
+		free(d->tags[i]);
+	free(d->tags);
+	free(d->hosts);
+	free(d->moves);
+	free(d);
+}
+
+/* ---- readers ---------------------------------------------------------------- */
+
+static void
+fill_answer(struct pm_dir_answer *ans, const struct pm_ring *r, int idx)
+{
+	ans->host = r->hosts[idx].addr;
+	ans->host_id = r->hosts[idx].id;
+	ans->generation = r->generation;
+	ans->expire_s = 0;
+}
+
+enum pm_dir_status
+pm_director_lookup(struct pm_director *d, uint16_t tag, uint32_t user_hash, uint32_t now_s,
+		   struct pm_dir_answer *ans)
+{
+	const struct pm_ring *r = rcu_dereference(d->ring);
+	struct pm_pin *p = pin_find(d, tag, user_hash);
+	int idx;
+
+	if (p != NULL) {
+		uint32_t state = pin_state(p), ts = pin_ts(p);
+
+		if (state & PIN_MOVING)
+			return PM_DIR_WAIT;
+		if (!pin_dead(d, state, ts, now_s)) {
+			idx = pm_ring_host_by_id(r, state & PIN_HOST_MASK);
+			if (idx != PM_RING_NO_HOST) {
+				fill_answer(ans, r, idx);
+				ans->expire_s = (uint32_t)pin_expire_s(d, state, ts);
+				return PM_DIR_PINNED;
+			}
+		}
+	}
+	idx = pm_ring_lookup(r, tag, user_hash);
+	if (idx == PM_RING_NO_HOST)
+		return PM_DIR_NOHOST;
+	fill_answer(ans, r, idx);
+	return PM_DIR_HASHED;
+}
+
+const struct pm_ring *
+pm_director_ring(struct pm_director *d)
+{
+	return rcu_dereference(d->ring);
+}
+
+/* ---- writer: tags, logins ---------------------------------------------------- */
+
+int
+pm_director_tag(struct pm_director *d, const char *name, bool create)
+{
+	char **nt, *copy;
+	uint32_t i;
+
+	if (name == NULL)
+		name = "";
+	for (i = 0; i < d->ntags; i++) {
+		if (strcmp(d->tags[i], name) == 0)
+			return (int)i;
+	}
+	if (!create)
+		return -ENOENT;
+	if (d->ntags >= PM_RING_MAX_TAGS)
+		return -ENOSPC;
+	copy = strdup(name);
+	nt = realloc(d->tags, (d->ntags + 1) * sizeof(*nt));
+	if (copy == NULL || nt == NULL) {
+		free(copy);
+		if (nt != NULL)
+			d->tags = nt;
+		return -ENOMEM;
+	}
+	d->tags = nt;
+	d->tags[d->ntags] = copy;
+	return (int)d->ntags++;
+}
+
+uint32_t
+pm_director_hash(const struct pm_director *d, const char *user, size_t len)
+{
+	return pm_userhash(&d->cfg.hash_fmt, user, len);
+}
+
+static void
+fill_host_answer(const struct pm_director *d, struct pm_dir_answer *ans,
+		 const struct dir_host *h)
+{
+	ans->host = h->addr;
+	ans->host_id = h->id;
+	ans->generation = d->generation;
+	ans->expire_s = 0;
+}
+
+enum pm_dir_status
+pm_director_login(struct pm_director *d, uint16_t tag, uint32_t user_hash, uint32_t hint_host_id,
+		  uint64_t now_ms, struct pm_dir_answer *ans)
+{
+	uint32_t now_s = (uint32_t)(now_ms / 1000);
+	struct pm_pin *p;
+	struct dir_host *h = NULL;
+	int idx;
+
+	if (tag >= d->ntags)
+		return PM_DIR_NOHOST;
+	p = pin_find(d, tag, user_hash);
+	if (p != NULL) {
+		uint32_t state = pin_state(p);
+
+		if (state & PIN_MOVING)
+			return PM_DIR_WAIT;
+		h = host_by_id(d, state & PIN_HOST_MASK);
+		if (!pin_dead(d, state, pin_ts(p), now_s) && h != NULL) {
+			pin_set_ts(p, now_s);
+			note_expiry(d, state, now_s);
+			fill_host_answer(d, ans, h);
+			ans->expire_s = (uint32_t)pin_expire_s(d, state, now_s);
+			return PM_DIR_PINNED;
+		}
+		pin_delete(d, p);
+		pin_batch_submit(d);
+	}
+	h = hint_host_id != 0 ? host_by_id(d, hint_host_id) : NULL;
+	if (h == NULL || h->tag != tag) {
+		idx = pm_ring_lookup(d->ring, tag, user_hash);
+		if (idx == PM_RING_NO_HOST)
+			return PM_DIR_NOHOST;
+		h = host_by_id(d, d->ring->hosts[idx].id);
+		if (h == NULL)
+			return PM_DIR_NOHOST;
+	}
+	p = pin_create(d, tag, user_hash, h, now_s);
+	fill_host_answer(d, ans, h);
+	if (p == NULL)
+		return PM_DIR_HASHED;	/* placed, but could not remember it */
+	ans->expire_s = (uint32_t)pin_expire_s(d, pin_state(p), now_s);
+	return PM_DIR_HASHED;
+}
+
+int
+pm_director_refresh(struct pm_director *d, uint32_t user_hash, uint64_t now_ms)
+{
+	uint32_t now_s = (uint32_t)(now_ms / 1000);
+	int found = -ENOENT;
+	uint32_t t;
+
+	for (t = 0; t < d->ntags; t++) {
+		struct pm_pin *p = pin_find(d, (uint16_t)t, user_hash);
+
+		if (p == NULL || pin_dead(d, pin_state(p), pin_ts(p), now_s))
+			continue;
+		pin_set_ts(p, now_s);
+		note_expiry(d, pin_state(p), now_s);
+		found = 0;
+	}
+	return found;
+}
+
+/* ---- writer: hosts ----------------------------------------------------------- */
+
+static struct dir_host *
+host_alloc(struct pm_director *d)
+{
+	struct dir_host *h;
+	uint32_t i;
+
+	for (i = 0; i < d->nslots; i++) {
+		if (!d->hosts[i].in_use)
+			break;
+	}
+	if (i == d->nslots) {
+		if (d->nslots == HOST_SLOTS_MAX || d->nslots == PM_RING_MAX_HOSTS)
+			return NULL;
+		if (d->nslots == d->slot_cap) {
+			uint32_t ncap = d->slot_cap ? d->slot_cap * 2 : 16;
+			struct dir_host *nh = realloc(d->hosts, ncap * sizeof(*nh));
+
+			if (nh == NULL)
+				return NULL;
+			d->hosts = nh;
+			d->slot_cap = ncap;
+		}
+		memset(&d->hosts[d->nslots], 0, sizeof(d->hosts[0]));
+		d->nslots++;
+	}
+	h = &d->hosts[i];
+	/* A new generation per reuse: a reader holding an old pin and a new
+	 * image then sees an id mismatch instead of the wrong host. */
+	h->gen = (uint8_t)(h->gen % 255 + 1);
+	h->id = i | (uint32_t)h->gen << 16;
+	return h;
+}
+
+int
+pm_director_host_set(struct pm_director *d, const struct pm_addr *addr, const char *tag,
+		     int vhosts, bool create, uint64_t now_ms)
+{
+	struct dir_host *h;
+	int t;
+
+	(void)now_ms;
+	if (vhosts > PM_RING_MAX_VHOSTS)
+		return -E2BIG;
+	if (addr->family != PM_AF_INET && addr->family != PM_AF_INET6)
+		return -EINVAL;
+	if (tag == NULL)
+		tag = "";
+	h = host_by_addr(d, addr);
+	if (h == NULL) {
+		if (!create)
+			return -ENOENT;
+		t = pm_director_tag(d, tag, true);
+		if (t < 0)
+			return t;
+		h = host_alloc(d);
+		if (h == NULL)
+			return -ENOSPC;
+		h->addr = *addr;
+		h->tag = (uint16_t)t;
+		h->vhosts = vhosts < 0 ? PM_RING_DEFAULT_VHOSTS : (uint16_t)vhosts;
+		h->down = false;
+		h->last_updown_s = 0;
+		h->user_count = 0;
+		h->points = NULL;
+		h->npoints = 0;
+		h->in_use = true;
+	} else {
+		if (tag[0] != '\0' && strcmp(d->tags[h->tag], tag) != 0)
+			return -EEXIST;
+		if (vhosts < 0 || h->vhosts == vhosts)
+			return 0;
+		h->vhosts = (uint16_t)vhosts;
+	}
+	publish(d);
+	return 0;
+}
+
+int
+pm_director_host_updown(struct pm_director *d, const struct pm_addr *addr, bool down,
+			uint64_t now_ms)
+{
+	struct dir_host *h = host_by_addr(d, addr);
+
+	if (h == NULL)
+		return -ENOENT;
+	if (h->down == down)
+		return 0;
+	h->down = down;
+	h->last_updown_s = (int64_t)(now_ms / 1000);
+	publish(d);
+	return 0;
+}
+
+int
+pm_director_host_remove(struct pm_director *d, const struct pm_addr *addr, uint64_t now_ms)
+{
+	struct dir_host *h = host_by_addr(d, addr);
+
+	(void)now_ms;
+	if (h == NULL)
+		return -ENOENT;
+	pins_delete_host(d, h);
+	free(h->points);
+	h->points = NULL;
+	h->npoints = 0;
+	h->in_use = false;
+	publish(d);
+	return 0;
+}
+
+long
+pm_director_host_flush(struct pm_director *d, const struct pm_addr *addr, uint64_t now_ms)
+{
+	struct dir_host *h = NULL;
+
+	(void)now_ms;
+	if (addr != NULL) {
+		h = host_by_addr(d, addr);
+		if (h == NULL)
+			return -ENOENT;
+	}
+	return pins_delete_host(d, h);
+}
+
+/* ---- writer: HOST-RESET-USERS ------------------------------------------------- */
+
+struct snap_user {
+	struct job_user u;
+	uint32_t ts;
+	int host_rank;		/* host position in IP order */
+};
+
+static int
+cmp_snap(const void *a, const void *b)
+{
+	const struct snap_user *x = a, *y = b;
+
+	if (x->host_rank != y->host_rank)
+		return x->host_rank < y->host_rank ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->u.user_hash != y->u.user_hash)
+		return x->u.user_hash < y->u.user_hash ? -1 : 1;
+	return 0;
+}
+
+static void
+job_note_killed(struct dir_job *j, uint32_t host_id)
+{
+	size_t i;
+	uint32_t *nk;
+
+	for (i = 0; i < j->nkilled; i++) {
+		if (j->killed_hosts[i] == host_id)
+			return;
+	}
+	nk = realloc(j->killed_hosts, (j->nkilled + 1) * sizeof(*nk));
+	if (nk == NULL)
+		return;
+	j->killed_hosts = nk;
+	j->killed_hosts[j->nkilled++] = host_id;
+}
+
+/* Dispatch as many of @j's users as the parallelism allows. Returns true
+ * once every user has been dispatched. */
+static bool
+job_step(struct pm_director *d, struct dir_job *j, uint64_t now_ms)
+{
+	uint64_t now_s = now_ms / 1000;
+
+	while (j->pos < j->n) {
+		struct job_user *u = &j->users[j->pos];
+		struct pm_pin *p;
+		struct dir_host *from;
+		uint32_t state;
+		int idx;
+
+		if (d->st.moving >= j->max_parallel)
+			return false;
+		p = pin_find(d, u->tag, u->user_hash);
+		if (p == NULL) {
+			j->pos++;
+			continue;
+		}
+		state = pin_state(p);
+		if ((state & PIN_HOST_MASK) != u->host_id ||
+		    pin_dead(d, state, pin_ts(p), now_s)) {
+			j->pos++;
+			continue;
+		}
+		if (state & PIN_MOVING) {
+			/* Still in an earlier move's kick delay: come back
+			 * to it once some move has ended. */
+			return false;
+		}
+		j->pos++;
+		from = host_by_id(d, u->host_id);
+		idx = pm_ring_lookup(d->ring, u->tag, u->user_hash);
+		if (idx != PM_RING_NO_HOST) {
+			struct dir_host *to = host_by_id(d, d->ring->hosts[idx].id);
+
+			if (to == NULL || to == from)
+				continue;
+			move_pin(d, p, to, now_ms);
+		} else {
+			/* No backend left in the tag: kick the user and,
+			 * once all are dispatched, forget the host's pins. */
+			kill_user(d, p, NULL, now_ms);
+			job_note_killed(j, u->host_id);
+		}
+	}
+	return true;
+}
+
+static void
+run_jobs(struct pm_director *d, uint64_t now_ms)
+{
+	struct dir_job *j;
+
+	while ((j = d->jobs) != NULL) {
+		size_t i;
+
+		if (!job_step(d, j, now_ms))
+			return;
+		for (i = 0; i < j->nkilled; i++) {
+			struct dir_host *h = host_by_id(d, j->killed_hosts[i]);
+
+			if (h != NULL)
+				pins_delete_host(d, h);
+		}
+		d->jobs = j->next;
+		if (d->jobs == NULL)
+			d->jobs_tail = &d->jobs;
+		d->st.jobs--;
+		if (d->job_done != NULL)
+			d->job_done(d->cb_arg, j->id);
+		free(j->users);
+		free(j->killed_hosts);
+		free(j);
+	}
+}
+
+static int
+host_rank(struct pm_director *d, const struct dir_host *h)
+{
+	int rank = 0;
+	uint32_t i;
+
+	for (i = 0; i < d->nslots; i++) {
+		if (d->hosts[i].in_use && pm_addr_cmp(&d->hosts[i].addr, &h->addr) < 0)
+			rank++;
+	}
+	return rank;
+}
+
+int64_t
+pm_director_reset_users(struct pm_director *d, const struct pm_addr *addr, uint32_t max_parallel,
+			uint64_t now_ms)
+{
+	struct dir_host *only = NULL;
+	struct snap_user *snap = NULL;
+	size_t n = 0, cap = 0, i;
+	struct cds_lfht_iter it;
+	struct dir_job *j;
+	struct pm_pin *p;
+	int *rank;
+
+	if (addr != NULL) {
+		only = host_by_addr(d, addr);
+		if (only == NULL)
+			return -ENOENT;
+	}
+	j = calloc(1, sizeof(*j));
+	rank = calloc(d->nslots ? d->nslots : 1, sizeof(*rank));
+	if (j == NULL || rank == NULL) {
+		free(j);
+		free(rank);
+		return -ENOMEM;
+	}
+	for (i = 0; i < d->nslots; i++) {
+		if (d->hosts[i].in_use)
+			rank[i] = host_rank(d, &d->hosts[i]);
+	}
+	/* Snapshot the candidates in Dovecot's order (host by host, oldest
+	 * first) so the job never holds a table iterator across grace periods. */
+	cds_lfht_for_each_entry(d->pins, &it, p, node) {
+		uint32_t state = pin_state(p);
+		struct dir_host *h = host_by_id(d, state & PIN_HOST_MASK);
+
+		if (h == NULL || (only != NULL && h != only))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct snap_user *ns = realloc(snap, ncap * sizeof(*ns));
+
+			if (ns == NULL) {
+				free(snap);
+				free(rank);
+				free(j);
+				return -ENOMEM;
+			}
+			snap = ns;
+			cap = ncap;
+		}
+		snap[n].u = (struct job_user){ .user_hash = p->user_hash, .host_id = h->id,
+					       .tag = p->tag };
+		snap[n].ts = pin_ts(p);
+		snap[n].host_rank = rank[h->id & 0xffffu];
+		n++;
+	}
+	free(rank);
+	qsort(snap, n, sizeof(*snap), cmp_snap);
+	j->users = calloc(n ? n : 1, sizeof(*j->users));
+	if (j->users == NULL) {
+		free(snap);
+		free(j);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		j->users[i] = snap[i].u;
+	free(snap);
+	j->n = n;
+	j->id = ++d->next_job_id;
+	j->max_parallel = max_parallel ? max_parallel : d->cfg.max_parallel_moves;
+	*d->jobs_tail = j;
+	d->jobs_tail = &j->next;
+	d->st.jobs++;
+	run_jobs(d, now_ms);
+	pin_batch_submit(d);
+	return (int64_t)j->id;
+}
+
+/* ---- writer: users ------------------------------------------------------------ */
+
+int
+pm_director_user_move(struct pm_director *d, uint32_t user_hash, const struct pm_addr *addr,
+		      uint64_t now_ms)
+{
+	uint32_t now_s = (uint32_t)(now_ms / 1000);
+	struct dir_host *h = host_by_addr(d, addr);
+	struct pm_pin *p;
+
+	if (h == NULL)
+		return -ENOENT;
+	p = pin_find(d, h->tag, user_hash);
+	if (p != NULL) {
+		uint32_t state = pin_state(p);
+
+		if (state & PIN_MOVING)
+			return -EAGAIN;
+		if (pin_dead(d, state, pin_ts(p), now_s)) {
+			pin_delete(d, p);
+			pin_batch_submit(d);
+			p = NULL;
+		} else if ((state & PIN_HOST_MASK) == h->id) {
+			/* Already there: only refresh, as Dovecot does. */
+			pin_set_ts(p, now_s);
+			note_expiry(d, state, now_s);
+			return 0;
+		}
+	}
+	if (p == NULL) {
+		p = pin_create(d, h->tag, user_hash, h, now_s);
+		if (p == NULL)
+			return -ENOMEM;
+		kill_user(d, p, h, now_ms);
+		return 0;
+	}
+	move_pin(d, p, h, now_ms);
+	return 0;
+}
+
+void
+pm_director_user_kick(struct pm_director *d, const char *user)
+{
+	struct pm_kick k = { .kind = PM_KICK_USER, .user = user };
+
+	emit_kick(d, &k);
+}
+
+void
+pm_director_user_kick_alt(struct pm_director *d, const char *field, const char *value)
+{
+	struct pm_kick k = { .kind = PM_KICK_ALT, .field = field, .value = value };
+
+	emit_kick(d, &k);
+}
+
+int
+pm_director_user_set_weak(struct pm_director *d, uint16_t tag, uint32_t user_hash, bool weak,
+			  uint64_t now_ms)
+{
+	struct pm_pin *p = pin_find(d, tag, user_hash);
+	uint32_t state;
+
+	if (p == NULL || pin_dead(d, pin_state(p), pin_ts(p), now_ms / 1000))
+		return -ENOENT;
+	state = pin_state(p);
+	state = weak ? state | PIN_WEAK : state & ~PIN_WEAK;
+	pin_set_state(p, state);
+	note_expiry(d, state, pin_ts(p));
+	return 0;
+}
+
+uint64_t
+pm_director_tick(struct pm_director *d, uint64_t now_ms)
+{
+	uint64_t next = UINT64_MAX;
+
+	finish_moves(d, now_ms);
+	run_jobs(d, now_ms);
+	if (d->next_expire_ms <= now_ms)
+		expire_sweep(d, now_ms);
+	if (d->ring_dirty)
+		publish(d);
+	pin_batch_submit(d);
+
+	if (d->move_len > 0)
+		next = d->moves[d->move_head].done_ms;
+	if (d->next_expire_ms < next)
+		next = d->next_expire_ms;
+	if (d->ring_dirty && now_ms + 1000 < next)
+		next = now_ms + 1000;
+	return next;
+}
+
+/* ---- writer: queries ----------------------------------------------------------- */
+
+static void
+host_info(const struct pm_director *d, const struct dir_host *h, struct pm_host_info *out)
+{
+	out->addr = h->addr;
+	out->tag = d->tags[h->tag];
+	out->vhosts = h->vhosts;
+	out->down = h->down;
+	out->last_updown_s = h->last_updown_s;
+	out->user_count = h->user_count;
+}
+
+static int
+cmp_host_ptr(const void *a, const void *b)
+{
+	const struct dir_host *const *x = a, *const *y = b;
+
+	return pm_addr_cmp(&(*x)->addr, &(*y)->addr);
+}
+
+void
+pm_director_host_list(struct pm_director *d, uint64_t now_ms,
+		      void (*fn)(void *arg, const struct pm_host_info *h), void *arg)
+{
+	struct dir_host **order;
+	struct pm_host_info info;
+	uint32_t i, n = 0;
+
+	if (d->next_expire_ms <= now_ms)
+		expire_sweep(d, now_ms);
+	order = malloc((d->nslots ? d->nslots : 1) * sizeof(*order));
+	if (order == NULL)
+		return;
+	for (i = 0; i < d->nslots; i++) {
+		if (d->hosts[i].in_use)
+			order[n++] = &d->hosts[i];
+	}
+	qsort(order, n, sizeof(*order), cmp_host_ptr);
+	for (i = 0; i < n; i++) {
+		host_info(d, order[i], &info);
+		fn(arg, &info);
+	}
+	free(order);
+}
+
+int
+pm_director_host_get(struct pm_director *d, const struct pm_addr *addr, uint64_t now_ms,
+		     struct pm_host_info *out)
+{
+	struct dir_host *h;
+
+	if (d->next_expire_ms <= now_ms)
+		expire_sweep(d, now_ms);
+	h = host_by_addr(d, addr);
+	if (h == NULL)
+		return -ENOENT;
+	host_info(d, h, out);
+	return 0;
+}
+
+static bool
+user_info(struct pm_director *d, struct pm_pin *p, uint64_t now_s, struct pm_user_info *u)
+{
+	uint32_t state = pin_state(p), ts = pin_ts(p);
+	struct dir_host *h = host_by_id(d, state & PIN_HOST_MASK);
+
+	if (h == NULL || pin_dead(d, state, ts, now_s))
+		return false;
+	u->user_hash = p->user_hash;
+	u->tag = p->tag;
+	u->host = h->addr;
+	u->expire_s = (uint32_t)((uint64_t)ts + d->cfg.user_expire_s);
+	u->weak = (state & PIN_WEAK) != 0;
+	u->moving = (state & PIN_MOVING) != 0;
+	return true;
+}
+
+int
+pm_director_user_lookup(struct pm_director *d, uint16_t tag, uint32_t user_hash, uint64_t now_ms,
+			struct pm_user_info *pin, struct pm_addr *hashed)
+{
+	struct pm_pin *p;
+	int idx;
+
+	if (tag >= d->ntags)
+		return -ENOENT;
+	memset(pin, 0, sizeof(*pin));
+	memset(hashed, 0, sizeof(*hashed));
+	pin->user_hash = user_hash;
+	pin->tag = tag;
+	p = pin_find(d, tag, user_hash);
+	if (p != NULL && !user_info(d, p, now_ms / 1000, pin)) {
+		memset(pin, 0, sizeof(*pin));
+		pin->user_hash = user_hash;
+		pin->tag = tag;
+	}
+	idx = pm_ring_lookup(d->ring, tag, user_hash);
+	if (idx != PM_RING_NO_HOST)
+		*hashed = d->ring->hosts[idx].addr;
+	return 0;
+}
+
+struct list_entry {
+	struct pm_user_info u;
+	uint32_t ts;
+};
+
+static int
+cmp_list(const void *a, const void *b)
+{
+	const struct list_entry *x = a, *y = b;
+
+	if (x->u.tag != y->u.tag)
+		return x->u.tag < y->u.tag ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->u.user_hash != y->u.user_hash)
+		return x->u.user_hash < y->u.user_hash ? -1 : 1;
+	return 0;
+}
+
+long
+pm_director_user_list(struct pm_director *d, const struct pm_addr *host, uint64_t now_ms,
+		      void (*fn)(void *arg, const struct pm_user_info *u), void *arg)
+{
+	struct list_entry *arr = NULL;
+	size_t n = 0, cap = 0, i;
+	struct cds_lfht_iter it;
+	struct pm_pin *p;
+
+	cds_lfht_for_each_entry(d->pins, &it, p, node) {
+		struct list_entry e;
+
+		if (!user_info(d, p, now_ms / 1000, &e.u))
+			continue;
+		if (host != NULL && !pm_addr_eq(host, &e.u.host))
+			continue;
+		e.ts = pin_ts(p);
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			struct list_entry *na = realloc(arr, ncap * sizeof(*na));
+
+			if (na == NULL) {
+				free(arr);
+				return -ENOMEM;
+			}
+			arr = na;
+			cap = ncap;
+		}
+		arr[n++] = e;
+	}
+	qsort(arr, n, sizeof(*arr), cmp_list);
+	for (i = 0; i < n; i++)
+		fn(arg, &arr[i].u);
+	free(arr);
+	return (long)n;
+}
+
+void
+pm_director_stats(const struct pm_director *d, struct pm_director_stats *s)
+{
+	*s = d->st;
+}
