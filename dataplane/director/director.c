@@ -1070,6 +1070,7 @@ pm_director_reset_users(struct pm_director *d, const struct pm_addr *addr, uint3
 	struct cds_lfht_iter it;
 	struct dir_job *j;
 	struct pm_pin *p;
+	uint64_t id;
 	int *rank;
 
 	if (addr != NULL) {
@@ -1127,14 +1128,15 @@ pm_director_reset_users(struct pm_director *d, const struct pm_addr *addr, uint3
 		j->users[i] = snap[i].u;
 	free(snap);
 	j->n = n;
-	j->id = ++d->next_job_id;
+	j->id = id = ++d->next_job_id;
 	j->max_parallel = max_parallel ? max_parallel : d->cfg.max_parallel_moves;
 	*d->jobs_tail = j;
 	d->jobs_tail = &j->next;
 	d->st.jobs++;
+	/* The job may finish, and be freed, right here. */
 	run_jobs(d, now_ms);
 	pin_batch_submit(d);
-	return (int64_t)j->id;
+	return (int64_t)id;
 }
 
 /* ---- writer: users ------------------------------------------------------------ */
