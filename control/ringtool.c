@@ -75,6 +75,12 @@ build(const char *spec, const char *tag, struct built_ring *out, char *err, size
 		in[i].vhosts = hs[i].vhosts;
 		in[i].down = hs[i].down;
 	}
+	if (n > PM_RING_MAX_HOSTS) {
+		snprintf(err, errlen, "%zu backends, more than the %d a ring can hold", n,
+			 PM_RING_MAX_HOSTS);
+		ret = -EINVAL;
+		goto out;
+	}
 	ret = pm_ring_build(in, (uint32_t)n, names, (uint32_t)ntags, 1, &out->ring);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot build the ring: %s", strerror(-ret));
@@ -232,7 +238,8 @@ pm_ringtool_main(int argc, char **argv)
 		pairs[i].users++;
 	}
 	if (to.ring != NULL) {
-		qsort(pairs, npairs, sizeof(*pairs), cmp_pair);
+		if (npairs > 1)
+			qsort(pairs, npairs, sizeof(*pairs), cmp_pair);
 		for (i = 0; i < npairs; i++)
 			printf("%s\t%s\t%lu\n", pairs[i].from, pairs[i].to, pairs[i].users);
 		printf("total\t%lu\t%lu\n", moved, users);

@@ -58,16 +58,17 @@ pm_userhash_compile(struct pm_userhash_fmt *f, const char *tmpl, char master_sep
 
 	memset(f, 0, sizeof(*f));
 	f->master_sep = master_sep;
-	if (strlen(tmpl) >= sizeof(f->text))
-		return fmt_error(err, errlen, "...", "template too long");
+	if (strlen(tmpl) >= sizeof(f->text)) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "director_username_hash '%.40s...': longer than %zu bytes",
+				 tmpl, sizeof(f->text) - 1);
+		return -EINVAL;
+	}
 	strcpy(f->text, tmpl);
 
 	while (*p != '\0') {
 		struct pm_userhash_part *part;
 
-		if (f->nparts == PM_USERHASH_MAX_PARTS)
-			return fmt_error(err, errlen, tmpl, "too many parts");
-		part = &f->parts[f->nparts];
 		if (*p != '%' || p[1] == '%') {
 			/* Literal text runs to the next '%' that is not "%%". */
 			char c = *p;
@@ -76,6 +77,9 @@ pm_userhash_compile(struct pm_userhash_fmt *f, const char *tmpl, char master_sep
 			if (f->nparts > 0 && f->parts[f->nparts - 1].var == PM_UH_LITERAL) {
 				part = &f->parts[f->nparts - 1];
 			} else {
+				if (f->nparts == PM_USERHASH_MAX_PARTS)
+					return fmt_error(err, errlen, tmpl, "too many parts");
+				part = &f->parts[f->nparts];
 				part->var = PM_UH_LITERAL;
 				part->lit_off = (uint8_t)litn;
 				f->nparts++;
@@ -86,6 +90,9 @@ pm_userhash_compile(struct pm_userhash_fmt *f, const char *tmpl, char master_sep
 			part->lit_len++;
 			continue;
 		}
+		if (f->nparts == PM_USERHASH_MAX_PARTS)
+			return fmt_error(err, errlen, tmpl, "too many parts");
+		part = &f->parts[f->nparts];
 		p++;
 		part->fold = PM_UH_ASIS;
 		while (*p == 'L' || *p == 'U') {

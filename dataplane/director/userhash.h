@@ -12,7 +12,8 @@
  * %{user}, %{username}, %{domain}, the modifiers L (ASCII lowercase) and U
  * (ASCII uppercase), %% for a literal '%', and literal text. Anything else is
  * rejected when the template is compiled, instead of failing every login as
- * Dovecot does at run time.
+ * Dovecot does at run time. Limits: 159 bytes of template, 16 parts (a run
+ * of literal text is one part), 128 bytes of literal text.
  */
 #ifndef PM_USERHASH_H
 #define PM_USERHASH_H
