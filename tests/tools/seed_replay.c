@@ -31,8 +31,13 @@ print_host(void *arg, const struct pm_host_info *h)
 static void
 on_step(void *arg, int step, struct pm_director *d, uint64_t now)
 {
-	(void)arg;
-	printf("\nstep %d: %s\n", step, pm_seed_step_title[step]);
+	uint64_t *moves_before = arg;
+	struct pm_director_stats st;
+
+	pm_director_stats(d, &st);
+	printf("\nstep %d: %s  (%llu users moved and kicked)\n", step, pm_seed_step_title[step],
+	       (unsigned long long)(st.moves_started - *moves_before));
+	*moves_before = st.moves_started;
 	printf("  %-15s %6s %6s   %s\n", "backend", "vhosts", "users", "state");
 	pm_director_host_list(d, now, print_host, NULL);
 }
@@ -45,7 +50,7 @@ main(int argc, char **argv)
 	struct pm_seed_user *users;
 	uint32_t counts[PM_SEED_HOSTS], pure[PM_SEED_HOSTS] = { 0 };
 	char err[256];
-	uint64_t end;
+	uint64_t end, moves = 0;
 	size_t n, u;
 	int i, ret, same = 1;
 
@@ -65,7 +70,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("seed scenario %s: %zu users on 10.0.0.1-5\n", argv[1], n);
-	ret = pm_seed_run(d, users, n, T0_MS, on_step, NULL, &end);
+	ret = pm_seed_run(d, users, n, T0_MS, on_step, &moves, &end);
 	if (ret < 0) {
 		fprintf(stderr, "seed-replay: replay failed: %s\n", strerror(-ret));
 		return 1;
