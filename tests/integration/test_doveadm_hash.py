@@ -24,23 +24,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pmtest  # noqa: E402
+from pmtest import check, placements, skip  # noqa: E402
+
 DOVEADM_CANDIDATES = ("/usr/bin/doveadm",)
-FAILURES = []
-CHECKS = 0
-
-
-def check(cond, what):
-    global CHECKS
-    CHECKS += 1
-    if not cond:
-        FAILURES.append(what)
-        sys.stderr.write("FAIL: %s\n" % what)
-    return cond
-
-
-def skip(reason):
-    sys.stderr.write("SKIP: %s\n" % reason)
-    sys.exit(77)
 
 
 class Doveadm:
@@ -71,37 +59,18 @@ class Doveadm:
 
 
 def postmuxctl_hashes(ctl, names, fmt, sep=None):
-    args = [ctl, "ring", "--backends", "10.0.0.1", "--hash-format", fmt]
+    """postmuxctl's hashes of names with --hash-format fmt (and
+    --master-separator sep), or None after a failed check."""
+    extra = ["--hash-format", fmt]
     if sep is not None:
-        args += ["--master-separator", sep]
-    p = subprocess.run(args, input=b"".join(n + b"\n" for n in names),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if not check(p.returncode == 0, "postmuxctl %r: exit %d %r" % (fmt, p.returncode,
-                                                                   p.stderr)):
-        return None
-    lines = p.stdout.split(b"\n")
-    if not check(len(lines) == len(names) + 1 and lines[-1] == b"",
-                 "postmuxctl %r: %d lines for %d names" % (fmt, len(lines) - 1, len(names))):
-        return None
-    res = []
-    for name, line in zip(names, lines):
-        f = line.split(b"\t")
-        if not check(len(f) == 3 and f[0] == name, "postmuxctl line %r" % line):
-            return None
-        res.append(int(f[1]))
-    return res
+        extra += ["--master-separator", sep]
+    got = placements(ctl, "10.0.0.1", names, extra)
+    return None if got is None else [h for h, _ in got]
 
 
 def load_names(path):
     """(name, %Lu hash) rows of ring-vectors.tsv, in file order."""
-    rows = []
-    with open(path, "rb") as fp:
-        for line in fp.read().split(b"\n"):
-            if line == b"" or line.startswith(b"#") or line.startswith(b"@scenario "):
-                continue
-            name, h, _ = line.split(b"\t")
-            rows.append((name, int(h)))
-    return rows
+    return [(name, h) for _, _, rows in pmtest.load_vectors(path) for name, h, _ in rows]
 
 
 def pick(rows, count):
@@ -134,17 +103,8 @@ def compare(dove, ctl, pool, fmt, names, sep=None, dove_names=None):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s <postmuxctl>\n" % sys.argv[0])
-        return 1
-    ctl = sys.argv[1]
-    if not os.access(ctl, os.X_OK):
-        sys.stderr.write("FAIL: %s is not an executable\n" % ctl)
-        return 1
-    data = os.environ.get("PM_TESTDATA")
-    if not data:
-        sys.stderr.write("FAIL: PM_TESTDATA is not set\n")
-        return 1
+    ctl = pmtest.ctl_from_argv()
+    vectors = pmtest.testdata("ring-vectors.tsv")
     # PM_DOVEADM overrides the binary (used to check the skip path).
     path = os.environ.get("PM_DOVEADM")
     if path is not None:
@@ -156,7 +116,7 @@ def main():
     if path is None:
         skip("doveadm is not installed (Debian package dovecot-core)")
 
-    rows = load_names(os.path.join(data, "ring-vectors.tsv"))
+    rows = load_names(vectors)
     with tempfile.TemporaryDirectory(prefix="pm-doveadm-") as tmp, \
             concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         dove = Doveadm(path, tmp)
@@ -200,8 +160,8 @@ def main():
         cut = [b"user1", b"Foo@Bar.COM", b"", b"@x", b"a@b@C"]
         compare(dove, ctl, pool, "%Lu", [n + b"*master" for n in cut], "*", cut)
         compare(dove, ctl, pool, "%Ld", [n + b"*m@other*x" for n in cut], "*", cut)
-    print("%d checks, %d failed" % (CHECKS, len(FAILURES)))
-    return 1 if FAILURES else 0
+    print(pmtest.summary())
+    return pmtest.status()
 
 
 if __name__ == "__main__":

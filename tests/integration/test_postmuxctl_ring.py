@@ -7,206 +7,32 @@ Exit status: 0 pass, 1 fail, 77 skip (reason on stderr).
 Oracles:
   * tests/data/ring-vectors.tsv, produced by a real Dovecot 2.3.19.1
     director: every output row must equal the vector row byte for byte;
-  * a small Python model of spec sections 1.1-1.3 (hashlib MD5, net_ip_cmp
-    order, Dovecot's binary search), first checked against the same vectors,
-    then used for what-if backend sets the vectors do not cover;
+  * the Python model of spec sections 1.1-1.3 in pmtest.py (hashlib MD5,
+    net_ip_cmp order, Dovecot's binary search), first checked against the
+    same vectors, then used for what-if backend sets the vectors do not
+    cover;
   * two plain runs of postmuxctl itself, against which --to-backends must
     add up.
 """
 
-import hashlib
-import ipaddress
 import os
 import random
-import subprocess
 import sys
 
-FAILURES = []
-CHECKS = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pmtest  # noqa: E402
+from pmtest import (Ring, check, load_vectors, parse_spec, placements,  # noqa: E402
+                    run_ring, stdin_of, user_hash)
+
 SEED = 20231128
 
 
-def check(cond, what):
-    global CHECKS
-    CHECKS += 1
-    if not cond:
-        FAILURES.append(what)
-        sys.stderr.write("FAIL: %s\n" % what)
-    return cond
-
-
-def run(ctl, args, stdin=b""):
-    p = subprocess.run([ctl, "ring"] + args, input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
-    return p.returncode, p.stdout, p.stderr
-
-
-# ---------------------------------------------------------------- the model
-
-def md5_prefix(data):
-    return int.from_bytes(hashlib.md5(data).digest()[:4], "big")
-
-
-def parse_spec(text):
-    """A minimal parser for the vector files' and this test's specs:
-    ip[-ip2][@tag][=vhosts][:down] separated by spaces."""
-    hosts = []
-    for tok in text.split():
-        down = False
-        if tok.endswith(":down"):
-            down, tok = True, tok[:-5]
-        elif tok.endswith(":up"):
-            tok = tok[:-3]
-        vhosts = 100
-        if "=" in tok:
-            tok, v = tok.split("=", 1)
-            vhosts = int(v)
-        tag = ""
-        if "@" in tok:
-            tok, tag = tok.split("@", 1)
-        if "-" in tok:
-            a, b = (ipaddress.ip_address(x) for x in tok.split("-"))
-            ips = [ipaddress.ip_address(int(a) + i) for i in range(int(b) - int(a) + 1)]
-        else:
-            ips = [ipaddress.ip_address(tok)]
-        for ip in ips:
-            hosts.append({"ip": ip, "tag": tag, "vhosts": vhosts, "down": down})
-    return hosts
-
-
-def ip_key(ip):
-    # net_ip_cmp: family first (IPv4 before IPv6), then network-order bytes.
-    return (ip.version, ip.packed)
-
-
-def model_ring(hosts, tag):
-    points = []
-    for h in hosts:
-        if h["tag"] != tag or h["down"] or h["vhosts"] == 0:
-            continue
-        ip = h["ip"]
-        # inet_ntop form; IPv4-mapped addresses keep their dotted tail.
-        text = str(ip)
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            text = "::ffff:" + str(ip.ipv4_mapped)
-        for i in range(h["vhosts"]):
-            points.append((md5_prefix(("%s-%d" % (text, i)).encode()), ip_key(ip), text))
-    points.sort()
-    return points
-
-
-def model_lookup(points, h):
-    n = len(points)
-    if n == 0:
-        return ""
-    lo, hi = 0, n
-    idx = None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if points[mid][0] < h:
-            lo = mid + 1
-        elif points[mid][0] > h:
-            hi = mid
-        else:
-            idx = mid
-            break
-    if idx is None:
-        idx = lo
-    if idx == n:
-        idx = 0
-    return points[idx][2]
-
-
-def lcase(b):
-    return b.lower()        # bytes.lower() folds ASCII A-Z only, like str_lcase
-
-
-def model_hash(name, fmt="%Lu", sep=None):
-    if sep is not None and sep in name:
-        name = name[:name.index(sep)]
-    user = name
-    n, _, d = name.partition(b"@")
-    out = b""
-    i = 0
-    f = fmt.encode()
-    while i < len(f):
-        c = f[i:i + 1]
-        if c != b"%":
-            out += c
-            i += 1
-            continue
-        i += 1
-        if f[i:i + 1] == b"%":
-            out += b"%"
-            i += 1
-            continue
-        fold = None
-        while f[i:i + 1] in (b"L", b"U"):
-            fold = f[i:i + 1]
-            i += 1
-        if f[i:i + 1] == b"{":
-            j = f.index(b"}", i)
-            var = {b"user": b"u", b"username": b"n", b"domain": b"d"}[f[i + 1:j]]
-            i = j + 1
-        else:
-            var = f[i:i + 1]
-            i += 1
-        val = {b"u": user, b"n": n, b"d": d}[var]
-        if fold == b"L":
-            val = val.lower()
-        elif fold == b"U":
-            val = val.upper()
-        out += val
-    h = md5_prefix(out)
-    return h if h != 0 else 1
-
-
-# ---------------------------------------------------------------- vectors
-
-def load_vectors(path):
-    """[(scenario name, spec, [(name, hash, backend)])]; only lines that begin
-    with "@scenario " are headers (names may begin with '@')."""
-    scenarios = []
-    with open(path, "rb") as fp:
-        data = fp.read()
-    for line in data.split(b"\n"):
-        if line == b"" or line.startswith(b"#"):
-            continue
-        if line.startswith(b"@scenario "):
-            _, name, spec = line.decode().split(" ", 2)
-            scenarios.append((name, spec, []))
-            continue
-        name, h, backend = line.split(b"\t")
-        scenarios[-1][2].append((name, int(h), backend.decode()))
-    return scenarios
-
-
 def tag_for(spec):
-    tags = {h["tag"] for h in parse_spec(spec)}
+    """The tag of a vector scenario whose hosts all share one tag."""
+    tags = {h["tag"] for h in parse_spec(spec).values()}
     if "" not in tags and len(tags) == 1:
         return tags.pop()
     return ""
-
-
-def stdin_of(names):
-    return b"".join(n + b"\n" for n in names)
-
-
-def placements(ctl, spec, names, extra=()):
-    rc, out, err = run(ctl, ["--backends", spec] + list(extra), stdin_of(names))
-    if not check(rc == 0, "postmuxctl --backends %r %r exit %d: %r" % (spec, extra, rc, err)):
-        return None
-    lines = out.split(b"\n")
-    if not check(lines[-1] == b"" and len(lines) == len(names) + 1,
-                 "%r: %d output lines for %d names" % (spec, len(lines) - 1, len(names))):
-        return None
-    res = []
-    for name, line in zip(names, lines):
-        f = line.split(b"\t")
-        if not check(len(f) == 3 and f[0] == name, "bad output line %r for %r" % (line, name)):
-            return None
-        res.append((int(f[1]), f[2].decode()))
-    return res
 
 
 def test_vectors(ctl, scenarios):
@@ -215,7 +41,7 @@ def test_vectors(ctl, scenarios):
         check(len(rows) == 1000, "scenario %s has 1000 rows (%d)" % (name, len(rows)))
         tag = tag_for(spec)
         args = ["--backends", spec] + (["--tag", tag] if tag else [])
-        rc, out, err = run(ctl, args, stdin_of([r[0] for r in rows]))
+        rc, out, err = run_ring(ctl, args, stdin_of([r[0] for r in rows]))
         check(rc == 0 and err == b"", "scenario %s: exit %d, stderr %r" % (name, rc, err))
         want = [b"%s\t%d\t%s" % (r[0], r[1], r[2].encode()) for r in rows]
         got = out.split(b"\n")
@@ -228,10 +54,9 @@ def test_vectors(ctl, scenarios):
                                                                  bad[:1]))
         # The Python model must agree with the real director too, or it is
         # no oracle for the what-if cases below.
-        hosts = parse_spec(spec)
-        pts = model_ring(hosts, tag)
+        ring = Ring(parse_spec(spec), tag)
         mbad = [r for r in rows
-                if model_hash(r[0]) != r[1] or model_lookup(pts, r[1]) != r[2]]
+                if user_hash(r[0]) != r[1] or ring.lookup_hash(r[1]) != r[2]]
         check(not mbad, "scenario %s: the Python model disagrees on %d rows, first %r"
               % (name, len(mbad), mbad[:1]))
 
@@ -287,7 +112,7 @@ def test_to_backends(ctl, names):
         after = placements(ctl, to, names)
         if before is None or after is None:
             continue
-        rc, out, err = run(ctl, ["--backends", frm, "--to-backends", to], stdin_of(names))
+        rc, out, err = run_ring(ctl, ["--backends", frm, "--to-backends", to], stdin_of(names))
         if not check(rc == 0 and err == b"", "--to-backends %r: exit %d %r" % (to, rc, err)):
             continue
         pairs, total = parse_moves(out)
@@ -316,7 +141,7 @@ def test_to_backends(ctl, names):
     before = placements(ctl, "10.0.0.1-10.0.0.5", names)
     if before is not None:
         on23 = sum(1 for _, b in before if b in ("10.0.0.2", "10.0.0.3"))
-        rc, out, _ = run(ctl, ["--backends", "10.0.0.1-10.0.0.5", "--to-backends",
+        rc, out, _ = run_ring(ctl, ["--backends", "10.0.0.1-10.0.0.5", "--to-backends",
                                "10.0.0.1=100 10.0.0.2=0 10.0.0.3=0 10.0.0.4 10.0.0.5"],
                          stdin_of(names))
         last = out.split(b"\n")[-2] if out.endswith(b"\n") else b""
@@ -358,9 +183,9 @@ def test_model_what_ifs(ctl, names):
         got = placements(ctl, spec, sample)
         if got is None:
             continue
-        pts = model_ring(parse_spec(spec), "")
+        ring = Ring(parse_spec(spec))
         bad = [(n, g) for n, g in zip(sample, got)
-               if g != (model_hash(n), model_lookup(pts, model_hash(n)))]
+               if g != (user_hash(n), ring.lookup_hash(user_hash(n)))]
         check(not bad, "spec %r: %d names differ from the model, first %r"
               % (spec, len(bad), bad[:1]))
 
@@ -374,10 +199,10 @@ def test_hash_formats(ctl, names):
         got = placements(ctl, "10.0.0.1-10.0.0.5", sample, extra)
         if got is None:
             continue
-        pts = model_ring(parse_spec("10.0.0.1-10.0.0.5"), "")
+        ring = Ring(parse_spec("10.0.0.1-10.0.0.5"))
         s = sep.encode() if sep else None
         bad = [(n, g) for n, g in zip(sample, got)
-               if g != (model_hash(n, fmt, s), model_lookup(pts, model_hash(n, fmt, s)))]
+               if g != (user_hash(n, fmt, s), ring.lookup_hash(user_hash(n, fmt, s)))]
         check(not bad, "--hash-format %r sep %r: %d differ, first %r"
               % (fmt, sep, len(bad), bad[:1]))
     # Spec 7.1 values.
@@ -389,23 +214,23 @@ def test_hash_formats(ctl, names):
 
 def test_io_details(ctl):
     # CRLF input and a last line without a newline.
-    rc, out, err = run(ctl, ["--backends", "10.0.0.1-10.0.0.5"], b"user1\r\nuser620")
+    rc, out, err = run_ring(ctl, ["--backends", "10.0.0.1-10.0.0.5"], b"user1\r\nuser620")
     check(rc == 0 and out == b"user1\t617210206\t10.0.0.3\nuser620\t4294407931\t10.0.0.5\n",
           "CRLF and unterminated last line: %r %r" % (out, err))
     # No input, no output.
-    rc, out, err = run(ctl, ["--backends", "10.0.0.1"], b"")
+    rc, out, err = run_ring(ctl, ["--backends", "10.0.0.1"], b"")
     check(rc == 0 and out == b"" and err == b"", "empty input: %d %r %r" % (rc, out, err))
-    rc, out, err = run(ctl, ["--backends", "10.0.0.1", "--to-backends", "10.0.0.2"], b"")
+    rc, out, err = run_ring(ctl, ["--backends", "10.0.0.1", "--to-backends", "10.0.0.2"], b"")
     check(rc == 0 and out == b"total\t0\t0\n", "empty input with --to-backends: %r" % out)
     # An empty ring: the backend column is empty.
     for spec, tag in [("10.0.0.1:down 10.0.0.2=0", None), ("", None),
                       ("10.0.0.1-10.0.0.5", "nosuchtag"), ("10.0.1.1@tagA", None)]:
         args = ["--backends", spec] + (["--tag", tag] if tag else [])
-        rc, out, err = run(ctl, args, b"user1\n\nuser620\n")
+        rc, out, err = run_ring(ctl, args, b"user1\n\nuser620\n")
         check(rc == 0 and out == b"user1\t617210206\t\n\t3558706393\t\nuser620\t4294407931\t\n",
               "empty ring %r tag %r: %d %r %r" % (spec, tag, rc, out, err))
     # --help goes to stdout with status 0.
-    rc, out, err = run(ctl, ["--help"])
+    rc, out, err = run_ring(ctl, ["--help"])
     check(rc == 0 and out.startswith(b"usage:") and err == b"", "--help: %d %r" % (rc, err))
 
 
@@ -419,7 +244,7 @@ def test_errors(ctl):
                  ("10.0.0.5-10.0.0.1", "10.0.0.5-10.0.0.1"), ("bogus", "bogus")]
     for spec, needle in bad_specs:
         for args in (["--backends", spec], ["--backends", "10.0.0.1", "--to-backends", spec]):
-            rc, out, err = run(ctl, args, b"user1\n")
+            rc, out, err = run_ring(ctl, args, b"user1\n")
             lines = [line for line in err.split(b"\n") if line.strip()]
             check(rc == 2, "%r: exit %d, want 2" % (args, rc))
             check(out == b"", "%r: nothing on stdout (%r)" % (args, out))
@@ -431,31 +256,21 @@ def test_errors(ctl):
                          (["--hash-format", "%{foo}"], "%{foo}"),
                          (["--master-separator", "ab"], "separator"),
                          (["--master-separator", ""], "separator")]:
-        rc, out, err = run(ctl, ["--backends", "10.0.0.1"] + args, b"user1\n")
+        rc, out, err = run_ring(ctl, ["--backends", "10.0.0.1"] + args, b"user1\n")
         lines = [line for line in err.split(b"\n") if line.strip()]
         check(rc == 2 and out == b"" and len(lines) == 1 and needle.encode() in err,
               "%r: exit %d, stderr %r" % (args, rc, err))
     # Usage errors print the usage text.
     for args in ([], ["--tag", "x"], ["--backends"], ["--backends", "10.0.0.1", "extra"],
                  ["--backends", "10.0.0.1", "--no-such-option"]):
-        rc, out, err = run(ctl, args, b"user1\n")
+        rc, out, err = run_ring(ctl, args, b"user1\n")
         check(rc == 2 and out == b"" and b"usage: postmuxctl ring" in err,
               "usage error %r: exit %d, stderr %r" % (args, rc, err[:80]))
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s <postmuxctl>\n" % sys.argv[0])
-        return 1
-    ctl = sys.argv[1]
-    if not os.access(ctl, os.X_OK):
-        sys.stderr.write("FAIL: %s is not an executable\n" % ctl)
-        return 1
-    data = os.environ.get("PM_TESTDATA")
-    if not data:
-        sys.stderr.write("FAIL: PM_TESTDATA is not set\n")
-        return 1
-    scenarios = load_vectors(os.path.join(data, "ring-vectors.tsv"))
+    ctl = pmtest.ctl_from_argv()
+    scenarios = load_vectors(pmtest.testdata("ring-vectors.tsv"))
     names = [r[0] for r in scenarios[0][2]]
     test_vectors(ctl, scenarios)
     test_to_backends(ctl, names)
@@ -463,8 +278,8 @@ def main():
     test_hash_formats(ctl, names)
     test_io_details(ctl)
     test_errors(ctl)
-    print("%d checks, %d failed" % (CHECKS, len(FAILURES)))
-    return 1 if FAILURES else 0
+    print(pmtest.summary())
+    return pmtest.status()
 
 
 if __name__ == "__main__":

@@ -46,17 +46,14 @@ Finally, "info:" lines show USER-LOOKUP <colliding hash> (a numeric argument
 is the hash itself): an exact hit on duplicated points, which postmuxctl
 cannot be asked about; it is compared with the spec 1.3 model, not checked.
 
-A pure-Python reference of spec section 1 (MD5 ring, first point >= hash)
-is used to find the tie names and, on a mismatch, to say which side agrees
-with the spec; it is never the oracle: the director is.
+The pure-Python reference of spec section 1 in pmtest.py (MD5 ring, first
+point >= hash) is used to find the tie names and, on a mismatch, to say which
+side agrees with the spec; it is never the oracle: the director is.
 """
 
-import hashlib
 import os
 import random
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -64,28 +61,8 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dovecot_lab import DirectorLab, LabError, AdminError, missing_binaries  # noqa: E402
-
-FAILURES = []
-CHECKS = 0
-
-
-def check(cond, what):
-    global CHECKS
-    CHECKS += 1
-    if not cond:
-        FAILURES.append(what)
-        sys.stderr.write("FAIL: %s\n" % what)
-    return cond
-
-
-def info(msg):
-    sys.stdout.write(msg + "\n")
-    sys.stdout.flush()
-
-
-def skip(reason):
-    sys.stderr.write("SKIP: %s\n" % reason)
-    sys.exit(77)
+import pmtest  # noqa: E402
+from pmtest import Ring, check, info, ip_key, run_ring, stdin_of, user_hash  # noqa: E402
 
 
 class Fatal(Exception):
@@ -103,89 +80,6 @@ SPEC7_HASHED = [  # 7.2
 SPEC7_HASH = {"user1": 617210206, "User1": 617210206, "testuser@domain": 3813799143,
               "user620": 4294407931}  # 7.1 / 1.7
 SPEC7_HOST_LIST_LINE = ["10.0.0.1", "100", "0", "", "U", "0"]  # 7.7
-
-# ---- reference model of spec section 1 (diagnostics and tie search only) ---
-
-
-def md5_u32(b):
-    return struct.unpack(">I", hashlib.md5(b).digest()[:4])[0]
-
-
-def user_hash(name):
-    """%Lu: ASCII-only lowercase (bytes.lower() folds only A-Z), 0 -> 1."""
-    return md5_u32(name.lower()) or 1
-
-
-def ip_family(ip):
-    return socket.AF_INET6 if ":" in ip else socket.AF_INET
-
-
-def canon(ip):
-    fam = ip_family(ip)
-    return socket.inet_ntop(fam, socket.inet_pton(fam, ip))
-
-
-def ip_key(ip):
-    """net_ip_cmp order: family (AF_INET before AF_INET6), then bytes."""
-    fam = ip_family(ip)
-    return (0 if fam == socket.AF_INET else 1, socket.inet_pton(fam, ip))
-
-
-_POINTS = {}
-
-
-def vnode_points(ip):
-    """Hashes of "<canonical ip>-<i>" for i = 0..999."""
-    if ip not in _POINTS:
-        _POINTS[ip] = [md5_u32(("%s-%d" % (ip, i)).encode()) for i in range(1000)]
-    return _POINTS[ip]
-
-
-class ModelRing:
-    def __init__(self, state, tag):
-        pts = []
-        for ip, h in state.items():
-            if h["tag"] == tag and h["up"] and h["vhosts"] > 0:
-                key = ip_key(ip)
-                pts.extend((p, key, ip) for p in vnode_points(ip)[:h["vhosts"]])
-        pts.sort()
-        self.points = pts
-
-    def lookup_hash(self, h):
-        """Spec 1.3: binary search exactly as mail_host_get_by_hash."""
-        pts = self.points
-        if not pts:
-            return ""
-        lo, hi = 0, len(pts)
-        idx = None
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if pts[mid][0] < h:
-                lo = mid + 1
-            elif pts[mid][0] > h:
-                hi = mid
-            else:
-                idx = mid
-                break
-        if idx is None:
-            idx = lo
-        if idx == len(pts):
-            idx = 0
-        return pts[idx][2]
-
-    def lookup(self, name):
-        return self.lookup_hash(user_hash(name))
-
-    def arc_before(self, p):
-        """(lo, hi): user hashes h with lo < h <= hi land on the first point
-        equal to p (None if p is not a point); lo > hi means wrap-around."""
-        hashes = [x[0] for x in self.points]
-        if p not in hashes:
-            return None
-        i = hashes.index(p)  # first of the equal points
-        prev = hashes[i - 1] if i > 0 else hashes[-1]
-        return (prev, p)
-
 
 # ---- pools and names -------------------------------------------------------
 
@@ -281,25 +175,25 @@ def random_names(rng, count):
 
 def ctl_ring(ctl, spec, names, tag=""):
     """[(hash, backend)] for names, from `postmuxctl ring`."""
-    args = [ctl, "ring", "--backends", spec]
+    args = ["--backends", spec]
     if tag:
         args += ["--tag", tag]
-    p = subprocess.run(args, input=b"".join(n + b"\n" for n in names),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
+    rc, stdout, stderr = run_ring(ctl, args, stdin_of(names))
+    what = ["ring"] + args
+    if rc != 0:
         raise Fatal("postmuxctl %r exited %d: %s"
-                    % (args[1:], p.returncode, p.stderr.decode("utf-8", "replace")))
-    lines = p.stdout.split(b"\n")
+                    % (what, rc, stderr.decode("utf-8", "replace")))
+    lines = stdout.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     if len(lines) != len(names):
         raise Fatal("postmuxctl %r: %d output lines for %d names"
-                    % (args[1:], len(lines), len(names)))
+                    % (what, len(lines), len(names)))
     out = []
     for n, line in zip(names, lines):
         f = line.rsplit(b"\t", 2)
         if len(f) != 3 or f[0] != n or not f[1].isdigit():
-            raise Fatal("postmuxctl %r: bad line %r for name %r" % (args[1:], line, n))
+            raise Fatal("postmuxctl %r: bad line %r for name %r" % (what, line, n))
         out.append((int(f[1]), f[2].decode()))
     return out
 
@@ -467,7 +361,7 @@ def random_state(rng, rnd):
 def tie_names(state, rnd, per_point=4, max_tries=200000):
     """[(name, pair)]: names whose hash falls on the arc ending at a
     colliding point, per the reference model."""
-    ring = ModelRing(state, "tie")
+    ring = Ring(state, "tie")
     names = []
     for pair in TIE_PAIRS:
         p = pair[0]
@@ -560,16 +454,15 @@ def part1(ctl):
         # Limits: 1000 vhosts is the maximum on both sides.
         check(adm.command("HOST-SET", "10.0.0.1", "1001") == "vhost count too large",
               "7.9: HOST-SET 1001 not refused")
-        p = subprocess.run([ctl, "ring", "--backends", "10.0.0.1=1001"], input=b"",
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
-        check(p.returncode == 2, "postmuxctl accepted 10.0.0.1=1001 (exit %d)" % p.returncode)
+        rc, _, _ = run_ring(ctl, ["--backends", "10.0.0.1=1001"], timeout=30)
+        check(rc == 2, "postmuxctl accepted 10.0.0.1=1001 (exit %d)" % rc)
         # 1000 random names on the same ring.
         rng = random.Random(SEED ^ 0x5EC7)
         names = random_names(rng, 1000)
         log = [SPEC7_SERVERS]
         compare(adm, ctl, "spec7 random", names, "", SPEC7_SERVERS, SPEC7_SERVERS,
-                ModelRing({ip: {"tag": "", "vhosts": 100, "up": True}
-                           for ip in ["10.0.0.%d" % i for i in range(1, 6)]}, ""), log)
+                Ring({ip: {"tag": "", "vhosts": 100, "up": True}
+                      for ip in ["10.0.0.%d" % i for i in range(1, 6)]}, ""), log)
         adm.close()
 
 
@@ -598,7 +491,7 @@ def part2(ctl, rounds):
             for tag, ns in (("", names), ("tagA", names),
                             ("tie", names[:200] + [n for n, _ in ties]),
                             ("nosuch", names[:30])):
-                model = ModelRing(drv.state, tag)
+                model = Ring(drv.state, tag)
                 out = compare(adm, ctl, what, ns, tag, spec, PART2_SERVERS, model, log)
                 if tag == "tie":
                     tie_out = out[200:]
@@ -613,7 +506,7 @@ def part2(ctl, rounds):
                     TIE_STATS["first"] += backend == a[0]
                 else:
                     TIE_STATS["one"] += 1
-            npts = {t: len(ModelRing(drv.state, t).points) for t in ("", "tagA", "tie")}
+            npts = {t: len(Ring(drv.state, t).points) for t in ("", "tagA", "tie")}
             info("  %s: %d hosts, ring points %s, %d tie names, %d commands"
                  % (what, len(drv.state), npts, len(ties), len(drv.log)))
             if rnd == rounds - 1:
@@ -638,7 +531,7 @@ def tie_exact(adm, state):
     """Informational: USER-LOOKUP <hash> with the colliding hash itself (a
     numeric argument is taken as the hash).  postmuxctl has no way to take a
     hash, so this is checked against the spec 1.3 model only."""
-    ring = ModelRing(state, "tie")
+    ring = Ring(state, "tie")
     for p, a, b in TIE_PAIRS:
         _, _, hashed, _ = adm.user_lookup(str(p), "tie")
         info("  info: USER-LOOKUP %d tie (exact hit, %s-%d / %s-%d) -> %r, spec 1.3 model %r"
@@ -647,26 +540,19 @@ def tie_exact(adm, state):
 
 def main():
     global SEED
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s <path to postmuxctl>\n" % sys.argv[0])
-        return 1
-    ctl = sys.argv[1]
-    if not os.access(ctl, os.X_OK):
-        sys.stderr.write("FAIL: %s is not an executable\n" % ctl)
-        return 1
+    ctl = pmtest.ctl_from_argv()
     if os.geteuid() != 0:
-        skip("needs root to run a Dovecot director")
+        pmtest.skip("needs root to run a Dovecot director")
     miss = missing_binaries()
     if miss:
-        skip("Dovecot binaries missing: %s (package dovecot-core)" % " ".join(miss))
+        pmtest.skip("Dovecot binaries missing: %s (package dovecot-core)" % " ".join(miss))
     SEED = int(os.environ.get("PM_SEED") or random.SystemRandom().randrange(1 << 32))
     rounds = max(6, int(os.environ.get("PM_ROUNDS") or 20))
     info("seed %d (PM_SEED=%d reproduces), %d rounds" % (SEED, SEED, rounds))
     for ip, _ in POOL:
-        check(ip == canon(ip), "pool address %s is not canonical" % ip)
+        check(ip == pmtest.canon(ip), "pool address %s is not canonical" % ip)
     for _, a, b in TIE_PAIRS:  # the collisions really are collisions
-        ha = vnode_points(a[0])[a[1]]
-        check(ha == vnode_points(b[0])[b[1]] and ip_key(a[0]) < ip_key(b[0]),
+        check(pmtest.vnode_hash(*a) == pmtest.vnode_hash(*b) and ip_key(a[0]) < ip_key(b[0]),
               "tie pair %r/%r" % (a, b))
 
     # SIGTERM (e.g. meson's timeout) still stops the director.
@@ -684,14 +570,13 @@ def main():
         traceback.print_exc()
         check(False, "unexpected exception")
     info("%d USER-LOOKUPs equal to postmuxctl; tie names: %d on a pair with both hosts"
-         " present (%d went to the lower IP), %d with one; %d checks, %d failed; %.1f s"
+         " present (%d went to the lower IP), %d with one; %s; %.1f s"
          % (sum(COMPARED), TIE_STATS["both"], TIE_STATS["first"], TIE_STATS["one"],
-            CHECKS, len(FAILURES), time.monotonic() - t0))
-    if FAILURES:
+            pmtest.summary(), time.monotonic() - t0))
+    if pmtest.FAILURES:
         sys.stderr.write("FAILED: %d failure(s); reproduce with PM_SEED=%d PM_ROUNDS=%d\n"
-                         % (len(FAILURES), SEED, rounds))
-        return 1
-    return 0
+                         % (len(pmtest.FAILURES), SEED, rounds))
+    return pmtest.status()
 
 
 SEED = 0
