@@ -52,15 +52,56 @@ store_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-/* The four round functions of RFC 1321 section 3.4, in the usual
- * reduced-operation forms. */
-#define MD5_F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
-#define MD5_G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
-#define MD5_H(x, y, z) ((x) ^ (y) ^ (z))
-#define MD5_I(x, y, z) ((y) ^ ((x) | ~(z)))
+/*
+ * One MD5 step (RFC 1321 section 3.4): a = b + ((a + f(b, c, d) + X[k] + T[i]) <<< s).
+ *
+ * MD5 is one long dependency chain through b, so a step costs the latency
+ * of the operations that wait for the previous step's result. Each step
+ * below first adds the inputs that are ready early (a, X[k], T[i] and any
+ * part of f that does not involve b) and only then the part that needs b.
+ * The round functions are the RFC's, rewritten to that end:
+ *   F = (b & c) | (~b & d)  as  d ^ (b & (c ^ d))
+ *   G = (b & d) | (c & ~d)  as  (c & ~d) + (b & d): the two terms share no
+ *                           bit, so OR and + agree, and c & ~d is ready early
+ *   H = b ^ c ^ d           as  b ^ (c ^ d)
+ *   I = c ^ (b | ~d)
+ * Unsigned additions wrap, so the order of the sum does not change it.
+ */
+#define MD5_R1(a, b, c, d, x, t, s)				\
+	do {							\
+		(a) += (x) + (t);				\
+		(a) += (d) ^ ((b) & ((c) ^ (d)));		\
+		(a) = rol32((a), (s)) + (b);			\
+	} while (0)
+#define MD5_R2(a, b, c, d, x, t, s)				\
+	do {							\
+		(a) += (x) + (t) + ((c) & ~(d));		\
+		(a) += (b) & (d);				\
+		(a) = rol32((a), (s)) + (b);			\
+	} while (0)
+#define MD5_R3(a, b, c, d, x, t, s)				\
+	do {							\
+		(a) += (x) + (t);				\
+		(a) += (b) ^ ((c) ^ (d));			\
+		(a) = rol32((a), (s)) + (b);			\
+	} while (0)
+#define MD5_R4(a, b, c, d, x, t, s)				\
+	do {							\
+		(a) += (x) + (t);				\
+		(a) += (c) ^ ((b) | ~(d));			\
+		(a) = rol32((a), (s)) + (b);			\
+	} while (0)
 
-#define MD5_STEP(f, a, b, c, d, w, k, s) \
-	((a) = (b) + rol32((a) + f((b), (c), (d)) + (w) + (k), (s)))
+/* Four steps of a round starting at step @i, with the round's word order
+ * (step j uses word (m * j + o) mod 16) and shifts. Everything but a, b,
+ * c, d is a compile-time constant, so the 64 steps unroll completely. */
+#define MD5_QUAD(R, i, m, o, s0, s1, s2, s3)					\
+	do {									\
+		R(a, b, c, d, w[((m) * ((i) + 0) + (o)) & 15], md5_k[(i) + 0], s0);	\
+		R(d, a, b, c, w[((m) * ((i) + 1) + (o)) & 15], md5_k[(i) + 1], s1);	\
+		R(c, d, a, b, w[((m) * ((i) + 2) + (o)) & 15], md5_k[(i) + 2], s2);	\
+		R(b, c, d, a, w[((m) * ((i) + 3) + (o)) & 15], md5_k[(i) + 3], s3);	\
+	} while (0)
 
 static void
 md5_block(uint32_t st[4], const uint8_t *blk)
@@ -73,33 +114,26 @@ md5_block(uint32_t st[4], const uint8_t *blk)
 		w[i] = load_le32(blk + 4 * i);
 
 	/* Round 1: word i, shifts 7 12 17 22. */
-	for (i = 0; i < 16; i += 4) {
-		MD5_STEP(MD5_F, a, b, c, d, w[i], md5_k[i], 7);
-		MD5_STEP(MD5_F, d, a, b, c, w[i + 1], md5_k[i + 1], 12);
-		MD5_STEP(MD5_F, c, d, a, b, w[i + 2], md5_k[i + 2], 17);
-		MD5_STEP(MD5_F, b, c, d, a, w[i + 3], md5_k[i + 3], 22);
-	}
+	MD5_QUAD(MD5_R1, 0, 1, 0, 7, 12, 17, 22);
+	MD5_QUAD(MD5_R1, 4, 1, 0, 7, 12, 17, 22);
+	MD5_QUAD(MD5_R1, 8, 1, 0, 7, 12, 17, 22);
+	MD5_QUAD(MD5_R1, 12, 1, 0, 7, 12, 17, 22);
 	/* Round 2: word (5i + 1) mod 16, shifts 5 9 14 20. */
-	for (i = 16; i < 32; i += 4) {
-		MD5_STEP(MD5_G, a, b, c, d, w[(5 * i + 1) & 15], md5_k[i], 5);
-		MD5_STEP(MD5_G, d, a, b, c, w[(5 * i + 6) & 15], md5_k[i + 1], 9);
-		MD5_STEP(MD5_G, c, d, a, b, w[(5 * i + 11) & 15], md5_k[i + 2], 14);
-		MD5_STEP(MD5_G, b, c, d, a, w[(5 * i + 16) & 15], md5_k[i + 3], 20);
-	}
+	MD5_QUAD(MD5_R2, 16, 5, 1, 5, 9, 14, 20);
+	MD5_QUAD(MD5_R2, 20, 5, 1, 5, 9, 14, 20);
+	MD5_QUAD(MD5_R2, 24, 5, 1, 5, 9, 14, 20);
+	MD5_QUAD(MD5_R2, 28, 5, 1, 5, 9, 14, 20);
 	/* Round 3: word (3i + 5) mod 16, shifts 4 11 16 23. */
-	for (i = 32; i < 48; i += 4) {
-		MD5_STEP(MD5_H, a, b, c, d, w[(3 * i + 5) & 15], md5_k[i], 4);
-		MD5_STEP(MD5_H, d, a, b, c, w[(3 * i + 8) & 15], md5_k[i + 1], 11);
-		MD5_STEP(MD5_H, c, d, a, b, w[(3 * i + 11) & 15], md5_k[i + 2], 16);
-		MD5_STEP(MD5_H, b, c, d, a, w[(3 * i + 14) & 15], md5_k[i + 3], 23);
-	}
+	MD5_QUAD(MD5_R3, 32, 3, 5, 4, 11, 16, 23);
+	MD5_QUAD(MD5_R3, 36, 3, 5, 4, 11, 16, 23);
+	MD5_QUAD(MD5_R3, 40, 3, 5, 4, 11, 16, 23);
+	MD5_QUAD(MD5_R3, 44, 3, 5, 4, 11, 16, 23);
 	/* Round 4: word 7i mod 16, shifts 6 10 15 21. */
-	for (i = 48; i < 64; i += 4) {
-		MD5_STEP(MD5_I, a, b, c, d, w[(7 * i) & 15], md5_k[i], 6);
-		MD5_STEP(MD5_I, d, a, b, c, w[(7 * i + 7) & 15], md5_k[i + 1], 10);
-		MD5_STEP(MD5_I, c, d, a, b, w[(7 * i + 14) & 15], md5_k[i + 2], 15);
-		MD5_STEP(MD5_I, b, c, d, a, w[(7 * i + 21) & 15], md5_k[i + 3], 21);
-	}
+	MD5_QUAD(MD5_R4, 48, 7, 0, 6, 10, 15, 21);
+	MD5_QUAD(MD5_R4, 52, 7, 0, 6, 10, 15, 21);
+	MD5_QUAD(MD5_R4, 56, 7, 0, 6, 10, 15, 21);
+	MD5_QUAD(MD5_R4, 60, 7, 0, 6, 10, 15, 21);
+
 	st[0] += a;
 	st[1] += b;
 	st[2] += c;
@@ -124,13 +158,12 @@ md5_pad(uint32_t st[4], const uint8_t *p, size_t rest, uint64_t total)
 	uint8_t tail[128];
 	uint64_t bits = total << 3;
 	size_t padded = rest < 56 ? 64 : 128;
-	int i;
 
 	memcpy(tail, p, rest);
 	tail[rest] = 0x80;
 	memset(tail + rest + 1, 0, padded - rest - 1 - 8);
-	for (i = 0; i < 8; i++)
-		tail[padded - 8 + i] = (uint8_t)(bits >> (8 * i));
+	store_le32(tail + padded - 8, (uint32_t)bits);
+	store_le32(tail + padded - 4, (uint32_t)(bits >> 32));
 	md5_block(st, tail);
 	if (padded == 128)
 		md5_block(st, tail + 64);

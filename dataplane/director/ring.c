@@ -9,25 +9,44 @@
 #include "director/ring.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "director/md5.h"
 
+/* Write "-<v>" as snprintf("-%u") would, without the NUL, at @p (room for
+ * 11 bytes). Returns the length. A cold build of 100,000 points formats
+ * 100,000 labels; with snprintf that took about a sixth of the build. */
+static size_t
+format_dash_u32(char *p, uint32_t v)
+{
+	char digits[10];
+	size_t n = 0, i;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	p[0] = '-';
+	for (i = 0; i < n; i++)
+		p[1 + i] = digits[n - 1 - i];
+	return n + 1;
+}
+
 int
 pm_ring_vhost_hashes(const struct pm_addr *a, uint32_t from, uint32_t to, uint32_t *out)
 {
 	char label[PM_ADDR_STRLEN + 16];
-	int iplen, n;
+	int iplen;
 	uint32_t i;
 
 	iplen = pm_addr_format(a, label, PM_ADDR_STRLEN);
 	if (iplen < 0)
 		return -EINVAL;
 	for (i = from; i < to; i++) {
-		n = snprintf(label + iplen, sizeof(label) - (size_t)iplen, "-%u", i);
-		out[i - from] = pm_md5_prefix32(label, (size_t)iplen + (size_t)n);
+		size_t n = format_dash_u32(label + iplen, i);
+
+		out[i - from] = pm_md5_prefix32(label, (size_t)iplen + n);
 	}
 	return 0;
 }

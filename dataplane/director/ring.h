@@ -10,8 +10,9 @@
  * and one sorted point array per tag. A host that is up and has vhosts > 0
  * contributes the points MD5("<canonical ip>-<i>") for i in [0, vhosts) to
  * the ring of its tag. Points sort by (hash, host IP). A lookup returns the
- * first point >= the user hash, wrapping, found with the exact binary search
- * of Dovecot's mail_host_get_by_hash() so even equal-hash ties agree.
+ * first point >= the user hash, wrapping, and always the point that the
+ * binary search of Dovecot's mail_host_get_by_hash() returns, so even
+ * equal-hash ties agree (see pm_ring_lookup()).
  */
 #ifndef PM_RING_H
 #define PM_RING_H
@@ -110,24 +111,15 @@ pm_ring_host_by_id(const struct pm_ring *r, uint32_t id)
 int pm_ring_host_by_addr(const struct pm_ring *r, const struct pm_addr *a);
 
 /*
- * The user @hash's backend in the ring of @tag: an index into hosts[], or
- * PM_RING_NO_HOST when the tag is unknown or its ring has no points.
- * Any thread; no allocation; O(log points).
+ * Dovecot's array_bsearch_insert_pos() over @t's points: stop on the first
+ * midpoint equal to @hash, else end at the insert position (npoints when
+ * every point is smaller). Part of pm_ring_lookup(); not for other callers.
  */
-static inline int
-pm_ring_lookup(const struct pm_ring *r, uint32_t tag, uint32_t hash)
+static inline uint32_t
+pm_ring_bsearch_dovecot(const struct pm_ring_tag *t, uint32_t hash)
 {
-	const struct pm_ring_tag *t;
-	uint32_t lo = 0, hi, mid;
+	uint32_t lo = 0, hi = t->npoints, mid;
 
-	if (tag >= r->ntags)
-		return PM_RING_NO_HOST;
-	t = &r->tags[tag];
-	if (t->npoints == 0)
-		return PM_RING_NO_HOST;
-	/* Dovecot's array_bsearch_insert_pos(): stop on the first equal
-	 * midpoint, else the insert position; past the end wraps to 0. */
-	hi = t->npoints;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (t->hash[mid] < hash) {
@@ -139,9 +131,50 @@ pm_ring_lookup(const struct pm_ring *r, uint32_t tag, uint32_t hash)
 			break;
 		}
 	}
-	if (lo == t->npoints)
-		lo = 0;
-	return t->owner[lo];
+	return lo;
+}
+
+/*
+ * The user @hash's backend in the ring of @tag: an index into hosts[], or
+ * PM_RING_NO_HOST when the tag is unknown or its ring has no points.
+ * Any thread; no allocation; O(log points).
+ *
+ * The answer is exactly Dovecot's (pm_ring_bsearch_dovecot(), then past the
+ * end wraps to 0), computed faster. When no point equals @hash, Dovecot's
+ * search ends at the insert position, which is the lower bound (the first
+ * point >= @hash); when exactly one point equals it, the search stops on
+ * that point, which is the lower bound too. Only when two or more points
+ * equal @hash can it stop on a later one of them, so that rare case runs
+ * Dovecot's search itself. The lower bound is found without branches: the
+ * trip count depends only on npoints and the select is a conditional move,
+ * so there are no mispredictions and successive lookups overlap.
+ */
+static inline int
+pm_ring_lookup(const struct pm_ring *r, uint32_t tag, uint32_t hash)
+{
+	const struct pm_ring_tag *t;
+	const uint32_t *base;
+	uint32_t n, half, i;
+
+	if (tag >= r->ntags)
+		return PM_RING_NO_HOST;
+	t = &r->tags[tag];
+	n = t->npoints;
+	if (n == 0)
+		return PM_RING_NO_HOST;
+	/* Invariant: the lower bound is in [base, base + n]. */
+	base = t->hash;
+	while (n > 1) {
+		half = n / 2;
+		base = base[half] < hash ? base + half : base;
+		n -= half;
+	}
+	i = (uint32_t)(base - t->hash) + (*base < hash);
+	if (i + 1 < t->npoints && t->hash[i] == hash && t->hash[i + 1] == hash)
+		i = pm_ring_bsearch_dovecot(t, hash);
+	if (i == t->npoints)
+		i = 0;
+	return t->owner[i];
 }
 
 #endif
