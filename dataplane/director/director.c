@@ -116,6 +116,7 @@ struct pm_director {
 
 	struct pin_batch *batch;
 	uint64_t next_expire_ms;
+	unsigned long buckets;		/* current size of the pin table */
 
 	pm_kick_cb kick;
 	pm_job_done_cb job_done;
@@ -135,6 +136,7 @@ pm_director_config_defaults(struct pm_director_config *c)
 	c->kick_delay_ms = 2000;
 	c->max_parallel_moves = 100;
 	c->max_parallel_kicks = 100;
+	c->expected_users = 65536;
 }
 
 const struct pm_director_config *
@@ -363,6 +365,26 @@ pin_set_ts(struct pm_pin *p, uint32_t ts)
 	atomic_store_explicit(&p->ts, ts, memory_order_relaxed);
 }
 
+/*
+ * Double the pin table once it holds two pins per bucket. The writer sizes
+ * the table itself instead of using CDS_LFHT_AUTO_RESIZE: with liburcu
+ * 0.13.2 the automatic resize was seen to stop growing (1M pins left in 2048
+ * buckets, 10 s logins), and its timing depends on the writer's quiescent
+ * states. cds_lfht_resize() waits for grace periods, so the writer goes
+ * offline for it; it holds no RCU-protected pointer it did not allocate
+ * itself across this call. Readers are never blocked.
+ */
+static void
+pins_grow(struct pm_director *d)
+{
+	unsigned long want = d->buckets * 2;
+
+	urcu_qsbr_thread_offline();
+	cds_lfht_resize(d->pins, want);
+	urcu_qsbr_thread_online();
+	d->buckets = want;
+}
+
 static struct pm_pin *
 pin_create(struct pm_director *d, uint16_t tag, uint32_t user_hash, struct dir_host *h,
 	   uint32_t now_s)
@@ -390,6 +412,8 @@ pin_create(struct pm_director *d, uint16_t tag, uint32_t user_hash, struct dir_h
 	h->user_count++;
 	d->st.pins++;
 	note_expiry(d, h->id, now_s);
+	if (d->st.pins > (uint64_t)d->buckets)
+		pins_grow(d);
 	return p;
 }
 
@@ -595,10 +619,12 @@ pm_director_new(const struct pm_director_config *cfg, pm_kick_cb kick, pm_job_do
 	if (d->tags == NULL || (d->tags[0] = strdup("")) == NULL)
 		goto fail;
 	d->ntags = 1;
-	/* Auto-resize by node count keeps about one bucket per pin: 16 bytes
-	 * of bucket node per pin on top of the pin itself. */
-	d->pins = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				      &urcu_qsbr_flavor, NULL);
+	/* Between one and two pins per bucket (pins_grow()): a bucket is a
+	 * 16-byte node, so 8 to 16 bytes per pin on top of the pin itself. */
+	d->buckets = 16;
+	while (d->buckets < cfg->expected_users && d->buckets < (1ul << 30))
+		d->buckets *= 2;
+	d->pins = cds_lfht_new_flavor(d->buckets, d->buckets, 0, 0, &urcu_qsbr_flavor, NULL);
 	if (d->pins == NULL)
 		goto fail;
 	if (publish(d) < 0)
@@ -624,7 +650,10 @@ pm_director_free(struct pm_director *d)
 		return;
 	pins_delete_host(d, NULL);
 	pin_batch_submit(d);
+	/* The table's teardown may wait for grace periods: not while online. */
+	urcu_qsbr_thread_offline();
 	cds_lfht_destroy(d->pins, NULL);
+	urcu_qsbr_thread_online();
 	if (d->ring != NULL)
 		urcu_qsbr_call_rcu((struct rcu_head *)(void *)d->ring->reclaim, ring_free_cb);
 	/* Wait for readers, then for every pending free. */
@@ -1396,4 +1425,5 @@ void
 pm_director_stats(const struct pm_director *d, struct pm_director_stats *s)
 {
 	*s = d->st;
+	s->pin_buckets = d->buckets;
 }

@@ -724,6 +724,38 @@ test_director_ring_generation_increases_per_change(void **state)
 	assert_int_equal(st.rings_published, g0 + 1);
 }
 
+/* The pin table grows from its smallest size without losing a pin. */
+static void
+test_director_pin_table_grows_keeping_pins(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_config cfg;
+	struct pm_director *d;
+	struct pm_dir_answer ans;
+	struct pm_director_stats st;
+	uint32_t i;
+
+	pm_director_config_defaults(&cfg);
+	cfg.expected_users = 1;
+	d = pm_director_new(&cfg, NULL, NULL, NULL);
+	assert_non_null(d);
+	for (i = 1; i <= 5; i++) {
+		struct pm_addr h = { .family = PM_AF_INET, .bytes = { 10, 0, 0, (uint8_t)i } };
+
+		assert_int_equal(pm_director_host_set(d, &h, "", 100, true, f->now), 0);
+	}
+	for (i = 0; i < 20000; i++)
+		assert_int_equal(pm_director_login(d, 0, i * 2654435761u + 1, 0, f->now, &ans),
+				 PM_DIR_HASHED);
+	pm_director_stats(d, &st);
+	assert_int_equal(st.pins, 20000);
+	for (i = 0; i < 20000; i++)
+		assert_int_equal(pm_director_lookup(d, 0, i * 2654435761u + 1,
+						    (uint32_t)(f->now / 1000), &ans),
+				 PM_DIR_PINNED);
+	pm_director_free(d);
+}
+
 int
 main(void)
 {
@@ -770,6 +802,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_director_ring_generation_increases_per_change,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_director_pin_table_grows_keeping_pins, setup,
+						teardown),
 	};
 	int ret;
 
