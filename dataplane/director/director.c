@@ -15,7 +15,6 @@
 #include "director/director.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +42,8 @@ struct pm_pin {
 	_Atomic uint32_t ts;		/* last refresh, unix seconds */
 };
 
-/* The per-pin budget of the foundation issue is 64 bytes including the
- * table's buckets; the pin itself takes a 32-byte allocation. */
+/* A pin may cost 64 bytes including its share of the table's buckets
+ * (docs/PERFORMANCE.md); the pin itself is one 32-byte allocation. */
 _Static_assert(sizeof(struct pm_pin) == 32, "pin grew beyond 32 bytes");
 
 struct pin_key {
