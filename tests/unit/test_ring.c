@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "director/md5.h"
 #include "director/ring.h"
 #include "director/userhash.h"
@@ -297,22 +299,16 @@ test_ring_five_hosts_match_worked_example(void **state)
 static void
 test_ring_dovecot_vectors_match(void **state)
 {
-	const char *dir = getenv("PM_TESTDATA");
 	struct pm_userhash_fmt f;
 	struct pm_ring *r = NULL;
 	struct spec sp;
-	char path[4096], line[4096], name[64], buf[PM_ADDR_STRLEN];
+	char line[4096], name[64], buf[PM_ADDR_STRLEN];
 	unsigned long rows = 0, scen_rows = 0, scenarios = 0;
 	int tag = 0;
 	FILE *fp;
 
 	(void)state;
-	if (dir == NULL)
-		fail_msg("PM_TESTDATA is not set (meson test sets it to tests/data)");
-	snprintf(path, sizeof(path), "%s/ring-vectors.tsv", dir);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		fail_msg("cannot open %s", path);
+	fp = pm_testdata_open("ring-vectors.tsv");
 	assert_int_equal(pm_userhash_compile(&f, "%Lu", '\0', NULL, 0), 0);
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		size_t len = strcspn(line, "\n");

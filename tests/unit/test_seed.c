@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "testdata.h"
 #include <urcu/urcu-qsbr.h>
 
 #include "director/director.h"
@@ -43,11 +45,9 @@ struct run {
 static void
 load(const char *file, struct pm_seed_user **users, size_t *n)
 {
-	const char *dir = getenv("PM_TESTDATA");
-	char path[1024], err[256];
+	char path[4096], err[256];
 
-	assert_non_null(dir);
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	pm_testdata_path(file, path, sizeof(path));
 	if (pm_seed_load(path, users, n, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(*n, 230);

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "testdata.h"
+
 #include "director/md5.h"
 #include "director/userhash.h"
 
@@ -147,19 +149,13 @@ test_userhash_doveadm_vectors_match(void **state)
 static void
 test_userhash_ring_vector_names_match_and_are_nonzero(void **state)
 {
-	const char *dir = getenv("PM_TESTDATA");
 	struct pm_userhash_fmt lu, u, ld;
-	char path[4096], line[4096];
+	char line[4096];
 	unsigned long rows = 0;
 	FILE *fp;
 
 	(void)state;
-	if (dir == NULL)
-		fail_msg("PM_TESTDATA is not set (meson test sets it to tests/data)");
-	snprintf(path, sizeof(path), "%s/ring-vectors.tsv", dir);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		fail_msg("cannot open %s", path);
+	fp = pm_testdata_open("ring-vectors.tsv");
 	assert_int_equal(pm_userhash_compile(&lu, "%Lu", '\0', NULL, 0), 0);
 	assert_int_equal(pm_userhash_compile(&u, "%u", '\0', NULL, 0), 0);
 	assert_int_equal(pm_userhash_compile(&ld, "%Ld", '\0', NULL, 0), 0);
