@@ -1,0 +1,66 @@
+/*
+ * config.h -- the postmux configuration file.
+ *
+ * Owner: the caller owns a struct pm_config and releases it with
+ * pm_config_free(). Threads: any (no shared state); used by postmux-control
+ * at start-up and by the tests.
+ *
+ * The format is dovecot.conf's flat "key = value" lines with '#' comments,
+ * and the director settings keep Dovecot's names and units, so a director's
+ * settings can be pasted in. docs/configuration.md is the reference.
+ */
+#ifndef PM_CONFIG_H
+#define PM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "director/director.h"
+#include "hostspec.h"
+
+#define PM_CONFIG_PATH_MAX 108	/* sun_path of a UNIX socket */
+
+struct pm_config {
+	/* director_* settings; director.hash_fmt is compiled from
+	 * hash_format and master_sep. */
+	struct pm_director_config director;
+	char hash_format[PM_USERHASH_MAX_LITERAL + 32];
+	char master_sep;
+
+	/* director_mail_servers, sorted by address. */
+	struct pm_hostspec *servers;
+	size_t nservers;
+
+	char admin_socket[PM_CONFIG_PATH_MAX];
+	mode_t admin_socket_mode;
+	char control_socket[PM_CONFIG_PATH_MAX];
+	char state_file[4096];
+};
+
+/* Defaults: Dovecot's director defaults and paths under /run/postmux and
+ * /var/lib/postmux. No backends. */
+void pm_config_defaults(struct pm_config *c);
+
+/*
+ * Parse @text (NUL-terminated), naming it @name in messages, on top of the
+ * defaults. Returns 0, or -EINVAL with "name:line: message" in @err.
+ * Allocates the server list.
+ */
+int pm_config_parse(struct pm_config *c, const char *text, const char *name, char *err,
+		    size_t errlen);
+
+/* Read and parse the file @path. As pm_config_parse(), or -errno when the
+ * file cannot be read ("path: reason" in @err). */
+int pm_config_load(struct pm_config *c, const char *path, char *err, size_t errlen);
+
+void pm_config_free(struct pm_config *c);
+
+/*
+ * Parse a Dovecot time value ("15 min", "2 s", "900", "500 ms") into
+ * milliseconds. Returns 0 or -EINVAL.
+ */
+int pm_config_parse_time_ms(const char *s, uint64_t *ms);
+
+#endif
