@@ -74,7 +74,11 @@
 #define TARGET_BUILD_MS 20.0
 #define TARGET_BYTES_PER_PIN 64.0
 
+#ifdef __clang__
+#define BENCH_NOINLINE __attribute__((noinline))	/* clang does not clone */
+#else
 #define BENCH_NOINLINE __attribute__((noinline, noclone))
+#endif
 
 struct bench_opts {
 	uint32_t users;
