@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adminproto.h"
+
 #define STATE_MAGIC "postmux-state"
 #define STATE_VERSION 1
 
@@ -181,55 +183,27 @@ pm_state_host_remove(struct pm_state *s, const struct pm_addr *a)
 static void
 put_escaped(FILE *fp, const char *s)
 {
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case 0x01:
-			fputs("\0011", fp);
-			break;
-		case '\t':
-			fputs("\001t", fp);
-			break;
-		case '\r':
-			fputs("\001r", fp);
-			break;
-		case '\n':
-			fputs("\001n", fp);
-			break;
-		default:
-			fputc(*s, fp);
-		}
-	}
+	char buf[2 * PM_TAG_MAX + 1];
+
+	/* Tags are < PM_TAG_MAX bytes, so the escaped form always fits. */
+	if (pm_adminproto_escape(buf, sizeof(buf), s, strlen(s)) >= 0)
+		fputs(buf, fp);
 }
 
-/* Unescape @s in place. Returns 0 or -EINVAL on a bad escape. */
+/* Unescape the tag field @s into @out (PM_TAG_MAX bytes). The file is
+ * ours, so only the canonical escaping we write is accepted: the result
+ * must escape back to exactly @s, and carry no NUL. */
 static int
-unescape(char *s)
+parse_tag(const char *s, char *out)
 {
-	char *w = s;
+	char again[2 * PM_TAG_MAX + 1];
+	int n = pm_adminproto_unescape(out, PM_TAG_MAX, s, strlen(s));
 
-	for (; *s != '\0'; s++) {
-		if (*s != 0x01) {
-			*w++ = *s;
-			continue;
-		}
-		switch (*++s) {
-		case '1':
-			*w++ = 0x01;
-			break;
-		case 't':
-			*w++ = '\t';
-			break;
-		case 'r':
-			*w++ = '\r';
-			break;
-		case 'n':
-			*w++ = '\n';
-			break;
-		default:
-			return -EINVAL;
-		}
-	}
-	*w = '\0';
+	if (n < 0 || memchr(out, '\0', (size_t)n) != NULL)
+		return -EINVAL;
+	if (pm_adminproto_escape(again, sizeof(again), out, (size_t)n) < 0 ||
+	    strcmp(again, s) != 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -411,11 +385,10 @@ pm_state_load(struct pm_state *s, const char *path, const struct pm_config *c, c
 				ret = load_error(err, errlen, path, lineno, "bad address");
 				break;
 			}
-			if (unescape(f[2]) < 0 || strlen(f[2]) >= sizeof(h.tag)) {
+			if (parse_tag(f[2], h.tag) < 0) {
 				ret = load_error(err, errlen, path, lineno, "bad tag");
 				break;
 			}
-			strcpy(h.tag, f[2]);
 			errno = 0;
 			v = strtoul(f[3], &end, 10);
 			if (errno != 0 || *end != '\0' || end == f[3] || v > PM_RING_MAX_VHOSTS) {
