@@ -97,9 +97,13 @@ struct pm_director {
 	/* Read by every thread. */
 	struct pm_ring *ring;		/* RCU pointer */
 	struct cds_lfht *pins;
+	_Atomic uint32_t expire_s;	/* cfg.user_expire_s, for readers */
+
+	/* Writer only below. pm_director_set_config() replaces cfg while
+	 * readers run, so readers never look at it: the one setting they
+	 * need is the atomic copy above. */
 	struct pm_director_config cfg;
 
-	/* Writer only below. */
 	struct dir_host *hosts;
 	uint32_t nslots, slot_cap;
 	char **tags;
@@ -136,6 +140,14 @@ pm_director_config_defaults(struct pm_director_config *c)
 	c->max_parallel_moves = 100;
 	c->max_parallel_kicks = 100;
 	c->expected_users = 65536;
+}
+
+int
+pm_director_config_check(const struct pm_director_config *c)
+{
+	if (c->user_expire_s < 10 || c->max_parallel_moves == 0 || c->max_parallel_kicks == 0)
+		return -EINVAL;
+	return 0;
 }
 
 const struct pm_director_config *
@@ -176,7 +188,12 @@ pin_find(struct pm_director *d, uint16_t tag, uint32_t user_hash)
 static inline uint64_t
 pin_expire_s(const struct pm_director *d, uint32_t state, uint32_t ts)
 {
-	return (uint64_t)ts + d->cfg.user_expire_s + ((state & PIN_WEAK) ? WEAK_EXTRA_S : 0);
+	/* Relaxed: the setting is an independent value; a reader that sees a
+	 * changed expiry a little late judges one lookup by the old one.
+	 * Pairs with the relaxed store in pm_director_set_config(). */
+	uint32_t expire = atomic_load_explicit(&d->expire_s, memory_order_relaxed);
+
+	return (uint64_t)ts + expire + ((state & PIN_WEAK) ? WEAK_EXTRA_S : 0);
 }
 
 /* Dovecot: an entry is dead once timestamp + expire <= now. Entries with a
@@ -602,13 +619,13 @@ pm_director_new(const struct pm_director_config *cfg, pm_kick_cb kick, pm_job_do
 {
 	struct pm_director *d;
 
-	if (cfg->user_expire_s < 10 || cfg->max_parallel_moves == 0 ||
-	    cfg->max_parallel_kicks == 0)
+	if (pm_director_config_check(cfg) < 0)
 		return NULL;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return NULL;
 	d->cfg = *cfg;
+	atomic_init(&d->expire_s, cfg->user_expire_s);
 	d->kick = kick;
 	d->job_done = job_done;
 	d->cb_arg = cb_arg;
@@ -833,13 +850,15 @@ pm_director_refresh(struct pm_director *d, uint32_t user_hash, uint64_t now_ms)
 
 /* ---- writer: hosts ----------------------------------------------------------- */
 
+/* Take the first free slot at or after *@from (and advance *@from past it),
+ * or append one. Returns NULL when the table is full or out of memory. */
 static struct dir_host *
-host_alloc(struct pm_director *d)
+host_alloc(struct pm_director *d, uint32_t *from)
 {
 	struct dir_host *h;
 	uint32_t i;
 
-	for (i = 0; i < d->nslots; i++) {
+	for (i = *from; i < d->nslots; i++) {
 		if (!d->hosts[i].in_use)
 			break;
 	}
@@ -858,6 +877,7 @@ host_alloc(struct pm_director *d)
 		memset(&d->hosts[d->nslots], 0, sizeof(d->hosts[0]));
 		d->nslots++;
 	}
+	*from = i + 1;
 	h = &d->hosts[i];
 	/* A new generation per reuse: a reader holding an old pin and a new
 	 * image then sees an id mismatch instead of the wrong host. */
@@ -887,7 +907,7 @@ pm_director_host_set(struct pm_director *d, const struct pm_addr *addr, const ch
 		t = pm_director_tag(d, tag, true);
 		if (t < 0)
 			return t;
-		h = host_alloc(d);
+		h = host_alloc(d, &(uint32_t){ 0 });
 		if (h == NULL)
 			return -ENOSPC;
 		h->addr = *addr;
@@ -955,6 +975,299 @@ pm_director_host_flush(struct pm_director *d, const struct pm_addr *addr, uint64
 			return -ENOENT;
 	}
 	return pins_delete_host(d, h);
+}
+
+/* ---- writer: a whole desired state -------------------------------------------- */
+
+struct state_ref {
+	const struct pm_addr *addr;
+	size_t idx;
+};
+
+static int
+cmp_state_ref(const void *a, const void *b)
+{
+	const struct state_ref *x = a, *y = b;
+	int c = pm_addr_cmp(x->addr, y->addr);
+
+	if (c != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int
+cmp_slot_addr(const void *a, const void *b, void *arg)
+{
+	const struct dir_host *hosts = arg;
+
+	return pm_addr_cmp(&hosts[*(const uint32_t *)a].addr, &hosts[*(const uint32_t *)b].addr);
+}
+
+/* Per input host: what pm_director_set_hosts() does with it. */
+#define SET_CREATE UINT32_MAX	/* no existing host of that address and tag */
+
+/*
+ * Check @hosts in full; on success fill @slot_of (per input: the existing
+ * slot to update, or SET_CREATE), @tag_of and @doomed (per slot: remove it)
+ * and @retagged, and return how many hosts must be created (retagged ones
+ * included). Changes nothing, except that tags named by @hosts are created
+ * (an unused tag is harmless: its ring is empty).
+ */
+static long
+set_hosts_plan(struct pm_director *d, const struct pm_director_host_state *hosts, size_t n,
+	       uint32_t *slot_of, uint16_t *tag_of, bool *doomed, uint32_t *retagged,
+	       size_t *bad)
+{
+	struct state_ref *ref = NULL;
+	uint32_t *live = NULL, nlive = 0, i;
+	size_t k, dup = SIZE_MAX;
+	long ncreate = 0;
+	int ret = 0, t;
+
+	for (k = 0; k < n; k++) {
+		if (hosts[k].addr.family != PM_AF_INET && hosts[k].addr.family != PM_AF_INET6) {
+			*bad = k;
+			return -EINVAL;
+		}
+		if (hosts[k].vhosts > PM_RING_MAX_VHOSTS) {
+			*bad = k;
+			return -E2BIG;
+		}
+	}
+	if (n > PM_RING_MAX_HOSTS || n > HOST_SLOTS_MAX)
+		return -ENOSPC;
+	ref = malloc((n ? n : 1) * sizeof(*ref));
+	live = malloc((d->nslots ? d->nslots : 1) * sizeof(*live));
+	if (ref == NULL || live == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Duplicates: sort by address; report the earliest later copy. */
+	for (k = 0; k < n; k++)
+		ref[k] = (struct state_ref){ .addr = &hosts[k].addr, .idx = k };
+	qsort(ref, n, sizeof(*ref), cmp_state_ref);
+	for (k = 1; k < n; k++) {
+		if (pm_addr_eq(ref[k - 1].addr, ref[k].addr) && ref[k].idx < dup)
+			dup = ref[k].idx;
+	}
+	if (dup != SIZE_MAX) {
+		*bad = dup;
+		ret = -EEXIST;
+		goto out;
+	}
+	for (k = 0; k < n; k++) {
+		t = pm_director_tag(d, hosts[k].tag, true);
+		if (t < 0) {
+			*bad = k;
+			ret = t;
+			goto out;
+		}
+		tag_of[k] = (uint16_t)t;
+	}
+	/* Match the input against the live hosts, both in address order. */
+	for (i = 0; i < d->nslots; i++) {
+		doomed[i] = false;
+		if (d->hosts[i].in_use)
+			live[nlive++] = i;
+	}
+	qsort_r(live, nlive, sizeof(*live), cmp_slot_addr, d->hosts);
+	i = 0;
+	for (k = 0; k < n; k++) {
+		size_t in = ref[k].idx;
+		int c = -1;
+
+		while (i < nlive && (c = pm_addr_cmp(&d->hosts[live[i]].addr, ref[k].addr)) < 0)
+			doomed[live[i++]] = true;	/* absent from the state */
+		if (i < nlive && c == 0) {
+			if (d->hosts[live[i]].tag == tag_of[in]) {
+				slot_of[in] = live[i];
+			} else {
+				doomed[live[i]] = true;	/* retagged */
+				slot_of[in] = SET_CREATE;
+				ncreate++;
+				(*retagged)++;
+			}
+			i++;
+		} else {
+			slot_of[in] = SET_CREATE;
+			ncreate++;
+		}
+	}
+	while (i < nlive)
+		doomed[live[i++]] = true;
+	ret = 0;
+out:
+	free(ref);
+	free(live);
+	return ret < 0 ? ret : ncreate;
+}
+
+/* Make room so that @ncreate hosts can be created once the doomed slots
+ * are free: host_alloc() then cannot fail. */
+static int
+set_hosts_reserve(struct pm_director *d, const bool *doomed, long ncreate)
+{
+	uint32_t free_after = 0, want, ncap, i;
+	struct dir_host *nh;
+
+	for (i = 0; i < d->nslots; i++)
+		free_after += !d->hosts[i].in_use || doomed[i];
+	if ((uint32_t)ncreate <= free_after)
+		return 0;
+	want = d->nslots + ((uint32_t)ncreate - free_after);
+	if (want > HOST_SLOTS_MAX || want > PM_RING_MAX_HOSTS)
+		return -ENOSPC;
+	if (want <= d->slot_cap)
+		return 0;
+	ncap = d->slot_cap ? d->slot_cap : 16;
+	while (ncap < want)
+		ncap *= 2;
+	nh = realloc(d->hosts, ncap * sizeof(*nh));
+	if (nh == NULL)
+		return -ENOMEM;
+	d->hosts = nh;
+	d->slot_cap = ncap;
+	return 0;
+}
+
+int
+pm_director_set_hosts(struct pm_director *d, const struct pm_director_host_state *hosts,
+		      size_t n, uint64_t now_ms, struct pm_director_apply_result *res)
+{
+	struct pm_director_apply_result local;
+	uint32_t *slot_of = NULL, cursor = 0, i;
+	uint16_t *tag_of = NULL;
+	bool *doomed = NULL, ring_changed = false, any_doomed = false;
+	struct cds_lfht_iter it;
+	struct pm_pin *p;
+	long ncreate;
+	size_t k;
+	int ret;
+
+	(void)now_ms;
+	if (res == NULL)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	slot_of = malloc((n ? n : 1) * sizeof(*slot_of));
+	tag_of = malloc((n ? n : 1) * sizeof(*tag_of));
+	doomed = malloc((d->nslots ? d->nslots : 1) * sizeof(*doomed));
+	if (slot_of == NULL || tag_of == NULL || doomed == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ncreate = set_hosts_plan(d, hosts, n, slot_of, tag_of, doomed, &res->retagged, &res->bad);
+	if (ncreate < 0) {
+		ret = (int)ncreate;
+		goto out;
+	}
+	ret = set_hosts_reserve(d, doomed, ncreate);
+	if (ret < 0)
+		goto out;
+
+	/* Nothing fails from here on. Forget the pins of every doomed host
+	 * in one pass over the table, then free the slots. */
+	for (i = 0; i < d->nslots; i++)
+		any_doomed |= doomed[i];
+	if (any_doomed) {
+		cds_lfht_for_each_entry(d->pins, &it, p, node) {
+			struct dir_host *h = host_by_id(d, pin_state(p) & PIN_HOST_MASK);
+
+			if (h != NULL && doomed[h - d->hosts]) {
+				pin_delete(d, p);
+				res->pins_forgotten++;
+			}
+		}
+		pin_batch_submit(d);
+	}
+	for (i = 0; i < d->nslots; i++) {
+		if (!doomed[i])
+			continue;
+		free(d->hosts[i].points);
+		d->hosts[i].points = NULL;
+		d->hosts[i].npoints = 0;
+		d->hosts[i].in_use = false;
+		res->removed++;
+		ring_changed = true;
+	}
+	for (k = 0; k < n; k++) {
+		const struct pm_director_host_state *s = &hosts[k];
+		struct dir_host *h;
+
+		if (slot_of[k] != SET_CREATE) {
+			h = &d->hosts[slot_of[k]];
+			if (h->vhosts != s->vhosts || h->down != s->down)
+				ring_changed = true;
+			else if (h->last_updown_s == s->last_updown_s)
+				continue;
+			h->vhosts = s->vhosts;
+			h->down = s->down;
+			h->last_updown_s = s->last_updown_s;
+			res->updated++;
+			continue;
+		}
+		h = host_alloc(d, &cursor);	/* room was reserved */
+		h->addr = s->addr;
+		h->tag = tag_of[k];
+		h->vhosts = s->vhosts;
+		h->down = s->down;
+		h->last_updown_s = s->last_updown_s;
+		h->user_count = 0;
+		h->points = NULL;
+		h->npoints = 0;
+		h->in_use = true;
+		res->created++;
+		ring_changed = true;
+	}
+	/* A retagged host was counted as removed and as created. */
+	res->removed -= res->retagged;
+	res->created -= res->retagged;
+	if (ring_changed)
+		publish(d);
+	ret = 0;
+out:
+	free(slot_of);
+	free(tag_of);
+	free(doomed);
+	return ret;
+}
+
+/* ---- writer: settings ----------------------------------------------------------- */
+
+long
+pm_director_set_config(struct pm_director *d, const struct pm_director_config *cfg,
+		       uint64_t now_ms)
+{
+	uint32_t expected = d->cfg.expected_users;
+	bool rehash;
+	size_t i;
+
+	if (pm_director_config_check(cfg) < 0)
+		return -EINVAL;
+	rehash = strcmp(d->cfg.hash_fmt.text, cfg->hash_fmt.text) != 0 ||
+		 d->cfg.hash_fmt.master_sep != cfg->hash_fmt.master_sep;
+	if (cfg->kick_delay_ms < d->cfg.kick_delay_ms) {
+		/* Moves end in FIFO order; capping every end time at the same
+		 * bound keeps the queue sorted, and later moves end later. */
+		uint64_t cap = now_ms + cfg->kick_delay_ms;
+
+		for (i = 0; i < d->move_len; i++) {
+			struct dir_move *m = &d->moves[(d->move_head + i) % d->move_cap];
+
+			if (m->done_ms > cap)
+				m->done_ms = cap;
+		}
+	}
+	if (cfg->user_expire_s != d->cfg.user_expire_s) {
+		/* Relaxed: see pin_expire_s(). The next tick sweeps pins that
+		 * the new setting has killed and finds the next expiry. */
+		atomic_store_explicit(&d->expire_s, cfg->user_expire_s, memory_order_relaxed);
+		d->next_expire_ms = 0;
+	}
+	d->cfg = *cfg;
+	d->cfg.expected_users = expected;
+	if (!rehash)
+		return 0;
+	return pins_delete_host(d, NULL);
 }
 
 /* ---- writer: HOST-RESET-USERS ------------------------------------------------- */
@@ -1145,7 +1458,8 @@ pm_director_reset_users(struct pm_director *d, const struct pm_addr *addr, uint3
 		n++;
 	}
 	free(rank);
-	qsort(snap, n, sizeof(*snap), cmp_snap);
+	if (n > 0)	/* qsort(NULL, 0) is undefined */
+		qsort(snap, n, sizeof(*snap), cmp_snap);
 	j->users = calloc(n ? n : 1, sizeof(*j->users));
 	if (j->users == NULL) {
 		free(snap);
@@ -1268,6 +1582,7 @@ host_info(const struct pm_director *d, const struct dir_host *h, struct pm_host_
 {
 	out->addr = h->addr;
 	out->tag = d->tags[h->tag];
+	out->tag_index = h->tag;
 	out->vhosts = h->vhosts;
 	out->down = h->down;
 	out->last_updown_s = h->last_updown_s;
@@ -1413,7 +1728,8 @@ pm_director_user_list(struct pm_director *d, const struct pm_addr *host, uint64_
 		}
 		arr[n++] = e;
 	}
-	qsort(arr, n, sizeof(*arr), cmp_list);
+	if (n > 0)	/* qsort(NULL, 0) is undefined */
+		qsort(arr, n, sizeof(*arr), cmp_list);
 	for (i = 0; i < n; i++)
 		fn(arg, &arr[i].u);
 	free(arr);

@@ -48,6 +48,10 @@ struct pm_director_config {
 /* Dovecot's defaults: %Lu, 15 min, 2 s, 100, 100; room for 65536 pins. */
 void pm_director_config_defaults(struct pm_director_config *c);
 
+/* 0 if @c is within Dovecot's limits (user_expire_s >= 10, both parallel
+ * limits >= 1), else -EINVAL. Pure. */
+int pm_director_config_check(const struct pm_director_config *c);
+
 enum pm_kick_kind {
 	PM_KICK_HASH,	/* sessions of user_hash, except those on except_host */
 	PM_KICK_USER,	/* sessions whose login name is user */
@@ -85,7 +89,28 @@ struct pm_director *pm_director_new(const struct pm_director_config *cfg, pm_kic
  */
 void pm_director_free(struct pm_director *d);
 
+/* The running settings. Writer only (pm_director_set_config() replaces
+ * them in place); valid until the next pm_director_set_config(). */
 const struct pm_director_config *pm_director_config(const struct pm_director *d);
+
+/*
+ * Replace the running settings with @cfg (expected_users is ignored: the
+ * pin table sizes itself). Effects on what is already running:
+ *   - a changed username-hash template (its text) or master separator
+ *     changes what every pin's hash means, so every pin is forgotten, as a
+ *     restart of Dovecot's director with the new setting would do; nobody
+ *     is kicked;
+ *   - user_expire_s applies to every pin at once, counted from its last
+ *     refresh (the next tick sweeps pins that are now dead);
+ *   - a shorter kick delay also ends moves in progress no later than the
+ *     new delay from @now_ms; a longer one applies to new moves only;
+ *   - max_parallel_moves applies to reset jobs started afterwards.
+ * Returns the number of pins forgotten (0 unless the template or the
+ * separator changed), or -EINVAL (pm_director_config_check()) with nothing
+ * changed. Writer only; may wait for readers when short of memory.
+ */
+long pm_director_set_config(struct pm_director *d, const struct pm_director_config *cfg,
+			    uint64_t now_ms);
 
 /* ---- readers (worker lcores) and writer ---------------------------------- */
 
@@ -209,11 +234,57 @@ uint64_t pm_director_tick(struct pm_director *d, uint64_t now_ms);
 struct pm_host_info {
 	struct pm_addr addr;
 	const char *tag;	/* valid during the callback */
+	uint16_t tag_index;	/* pm_director_tag(tag); the pins' tag number */
 	uint16_t vhosts;
 	bool down;
 	int64_t last_updown_s;	/* 0 if never changed */
 	uint32_t user_count;
 };
+
+/*
+ * One host of a complete desired state (pm_director_set_hosts()). Borrowed
+ * for the duration of the call.
+ */
+struct pm_director_host_state {
+	struct pm_addr addr;		/* IPv4 or IPv6 */
+	const char *tag;		/* "" or NULL: untagged */
+	uint16_t vhosts;		/* 0..PM_RING_MAX_VHOSTS */
+	bool down;
+	int64_t last_updown_s;		/* kept as given; 0: never changed */
+};
+
+struct pm_director_apply_result {
+	uint32_t created;	/* hosts that did not exist */
+	uint32_t updated;	/* existing hosts whose vhosts, up/down or time changed */
+	uint32_t removed;	/* hosts absent from the state */
+	uint32_t retagged;	/* hosts removed and created again with another tag */
+	uint64_t pins_forgotten;	/* pins of removed and retagged hosts */
+	size_t bad;		/* on -E2BIG, -EEXIST, -EINVAL: the offending index */
+};
+
+/*
+ * Make the host table exactly @hosts (@n entries, any order), with ONE new
+ * ring image published at the end (none if nothing in the table changed):
+ *   - a host in @hosts is created, or updated in place: vhosts, down and
+ *     last_updown_s are taken from @hosts as given (no clock is read);
+ *   - a host absent from @hosts is removed and its pins forgotten, as
+ *     HOST-REMOVE does; a host whose tag differs is removed and created
+ *     again (a tag cannot change in place), which forgets its pins too;
+ *   - no other pin is touched: pinned users stay where they are and only
+ *     new users follow the new ring. Nobody is kicked.
+ * Everything is checked and allocated before anything changes. Returns 0,
+ * or, with the host table and the pins unchanged: -EINVAL (bad address
+ * family; res->bad), -E2BIG (vhosts > PM_RING_MAX_VHOSTS; res->bad), -EEXIST
+ * (an address given twice; res->bad is the later one), -ENOSPC (more than
+ * PM_RING_MAX_HOSTS hosts; or too many tags, res->bad naming the host whose
+ * tag did not fit), -ENOMEM. A failure after the duplicate check may leave
+ * new tag names behind, which nothing sees (a tag without hosts has an
+ * empty ring). If building the image runs out of memory, the next
+ * pm_director_tick() retries it, as after any host change. @res may be
+ * NULL. Writer only; allocates; does not block.
+ */
+int pm_director_set_hosts(struct pm_director *d, const struct pm_director_host_state *hosts,
+			  size_t n, uint64_t now_ms, struct pm_director_apply_result *res);
 
 /* HOST-LIST: every host in IP order, after expiring dead pins. */
 void pm_director_host_list(struct pm_director *d, uint64_t now_ms,

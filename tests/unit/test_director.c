@@ -756,6 +756,238 @@ test_director_pin_table_grows_keeping_pins(void **state)
 	pm_director_free(d);
 }
 
+/* ---- whole states and settings (the control channel's STATE_*) ---------------- */
+
+static struct pm_director_host_state
+hs(const char *addr, const char *tag, uint16_t vhosts, bool down, int64_t last_updown_s)
+{
+	struct pm_director_host_state h = {
+		.addr = ip(addr),
+		.tag = tag,
+		.vhosts = vhosts,
+		.down = down,
+		.last_updown_s = last_updown_s,
+	};
+
+	return h;
+}
+
+/* One state changing five things at once publishes one image; pins of
+ * removed and retagged hosts go, every other pin stays. */
+static void
+test_director_set_hosts_applies_all_in_one_publish(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_host_state st[5];
+	struct pm_director_apply_result res;
+	struct pm_director_stats s0, s1;
+	struct pm_host_info hi;
+	struct pm_addr a;
+	uint64_t g0 = pm_director_ring(f->d)->generation;
+	const char *h;
+
+	assert_string_equal(login(f, "user1", NULL), "10.0.0.3");
+	assert_string_equal(login(f, "user2", NULL), "10.0.0.3");
+	assert_string_equal(login(f, "user3", NULL), "10.0.0.5");
+	assert_string_equal(login(f, "testuser@domain", NULL), "10.0.0.4");
+	pm_director_stats(f->d, &s0);
+	st[0] = hs("10.0.0.6", "", 100, false, 0);		/* new */
+	st[1] = hs("10.0.0.3", "", 100, false, 0);		/* unchanged */
+	st[2] = hs("10.0.0.2", NULL, 100, true, 1700000000);	/* down, with its time */
+	st[3] = hs("10.0.0.1", "", 50, false, 0);		/* vhosts */
+	st[4] = hs("10.0.0.4", "tagA", 100, false, 0);		/* retagged */
+	/* 10.0.0.5 is absent: removed. */
+	assert_int_equal(pm_director_set_hosts(f->d, st, 5, f->now, &res), 0);
+	assert_int_equal(res.created, 1);
+	assert_int_equal(res.updated, 2);
+	assert_int_equal(res.removed, 1);
+	assert_int_equal(res.retagged, 1);
+	assert_int_equal(res.pins_forgotten, 2);
+	assert_int_equal(pm_director_ring(f->d)->generation, g0 + 1);
+	pm_director_stats(f->d, &s1);
+	assert_int_equal(s1.rings_published, s0.rings_published + 1);
+	assert_int_equal(s1.pins, 2);
+
+	/* Pins on .3 stay; the users of .5 and .4 follow the new ring. */
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_PINNED);
+	assert_string_equal(h, "10.0.0.3");
+	assert_int_equal(users_on(f, "10.0.0.3"), 2);
+	assert_int_equal(lookup(f, 0, "user3", &h), PM_DIR_HASHED);
+	assert_string_not_equal(h, "10.0.0.5");
+	assert_int_equal(lookup(f, 0, "testuser@domain", &h), PM_DIR_HASHED);
+	assert_string_not_equal(h, "10.0.0.4");
+	assert_int_equal(users_on(f, "10.0.0.4"), 0);
+	a = ip("10.0.0.5");
+	assert_int_equal(pm_director_host_get(f->d, &a, f->now, &hi), -ENOENT);
+
+	/* Fields come from the state as given, the time included. */
+	a = ip("10.0.0.2");
+	assert_int_equal(pm_director_host_get(f->d, &a, f->now, &hi), 0);
+	assert_true(hi.down);
+	assert_int_equal(hi.last_updown_s, 1700000000);
+	a = ip("10.0.0.1");
+	assert_int_equal(pm_director_host_get(f->d, &a, f->now, &hi), 0);
+	assert_int_equal(hi.vhosts, 50);
+	a = ip("10.0.0.4");
+	assert_int_equal(pm_director_host_get(f->d, &a, f->now, &hi), 0);
+	assert_string_equal(hi.tag, "tagA");
+	assert_int_equal(hi.tag_index, pm_director_tag(f->d, "tagA", false));
+	assert_int_equal(lookup(f, hi.tag_index, "user1", &h), PM_DIR_HASHED);
+	assert_string_equal(h, "10.0.0.4");
+	assert_int_equal(f->nkicks, 0);
+}
+
+static void
+test_director_set_hosts_bad_state_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_host_state st[3];
+	struct pm_director_apply_result res;
+	uint64_t g0 = pm_director_ring(f->d)->generation;
+	const char *h;
+
+	login(f, "user1", NULL);
+	st[0] = hs("10.0.0.3", "", 100, false, 0);
+	st[1] = hs("10.0.0.9", "", 100, false, 0);
+	st[2] = hs("10.0.0.3", "", 100, false, 0);
+	assert_int_equal(pm_director_set_hosts(f->d, st, 3, f->now, &res), -EEXIST);
+	assert_int_equal(res.bad, 2);
+	st[2] = hs("10.0.0.8", "", 100, false, 0);
+	st[1].vhosts = PM_RING_MAX_VHOSTS + 1;
+	assert_int_equal(pm_director_set_hosts(f->d, st, 3, f->now, &res), -E2BIG);
+	assert_int_equal(res.bad, 1);
+	st[1].vhosts = 100;
+	st[2].addr.family = PM_AF_NONE;
+	assert_int_equal(pm_director_set_hosts(f->d, st, 3, f->now, &res), -EINVAL);
+	assert_int_equal(res.bad, 2);
+	/* Nothing changed: the same image, the pin, every host. */
+	assert_int_equal(pm_director_ring(f->d)->generation, g0);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_PINNED);
+	assert_int_equal(users_on(f, "10.0.0.5"), 0);
+}
+
+/* Re-sending the state a director already has (a reconnect) publishes no
+ * image and keeps every pin; a time-only change publishes none either. */
+static void
+test_director_set_hosts_same_state_is_a_no_op(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_host_state st[5];
+	struct pm_director_apply_result res;
+	struct pm_host_info hi;
+	struct pm_addr a = ip("10.0.0.2");
+	uint64_t g0 = pm_director_ring(f->d)->generation;
+	char s[32];
+	const char *h;
+	int i;
+
+	login(f, "user1", NULL);
+	for (i = 0; i < 5; i++) {
+		snprintf(s, sizeof(s), "10.0.0.%d", 5 - i);
+		st[i] = hs(s, "", 100, false, 0);
+	}
+	assert_int_equal(pm_director_set_hosts(f->d, st, 5, f->now, &res), 0);
+	assert_int_equal(res.created + res.updated + res.removed + res.retagged, 0);
+	assert_int_equal(pm_director_ring(f->d)->generation, g0);
+	st[3].last_updown_s = 42;	/* 10.0.0.2 */
+	assert_int_equal(pm_director_set_hosts(f->d, st, 5, f->now, &res), 0);
+	assert_int_equal(res.updated, 1);
+	assert_int_equal(pm_director_ring(f->d)->generation, g0);
+	assert_int_equal(pm_director_host_get(f->d, &a, f->now, &hi), 0);
+	assert_int_equal(hi.last_updown_s, 42);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_PINNED);
+	/* An empty state removes every host and forgets every pin. */
+	assert_int_equal(pm_director_set_hosts(f->d, NULL, 0, f->now, &res), 0);
+	assert_int_equal(res.removed, 5);
+	assert_int_equal(res.pins_forgotten, 1);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_NOHOST);
+}
+
+static void
+test_director_set_config_new_template_forgets_pins(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_config cfg = *pm_director_config(f->d);
+	struct pm_director_stats st;
+	uint32_t before = uh(f, "user1@example.com");
+
+	login(f, "user1", NULL);
+	login(f, "user2", NULL);
+	/* The same template (and other changed settings) keep the pins. */
+	cfg.max_parallel_moves = 7;
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), 0);
+	assert_int_equal(pm_director_config(f->d)->max_parallel_moves, 7);
+	pm_director_stats(f->d, &st);
+	assert_int_equal(st.pins, 2);
+	assert_int_equal(pm_userhash_compile(&cfg.hash_fmt, "%Ln", '\0', NULL, 0), 0);
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), 2);
+	pm_director_stats(f->d, &st);
+	assert_int_equal(st.pins, 0);
+	assert_int_equal(users_on(f, "10.0.0.3"), 0);
+	assert_int_not_equal(uh(f, "user1@example.com"), before);
+	assert_int_equal(uh(f, "user1@example.com"), uh(f, "USER1"));
+	/* So does a new master separator. */
+	login(f, "user1", NULL);
+	assert_int_equal(pm_userhash_compile(&cfg.hash_fmt, "%Ln", '*', NULL, 0), 0);
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), 1);
+	assert_int_equal(uh(f, "user1*master"), uh(f, "user1"));
+	assert_int_equal(f->nkicks, 0);
+	/* Out of Dovecot's limits: refused, nothing changed. */
+	cfg.user_expire_s = 9;
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), -EINVAL);
+	assert_int_equal(pm_director_config(f->d)->user_expire_s, 15 * 60);
+	cfg.user_expire_s = 10;
+	cfg.max_parallel_kicks = 0;
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), -EINVAL);
+}
+
+static void
+test_director_set_config_expire_applies_to_live_pins(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_config cfg = *pm_director_config(f->d);
+	struct pm_user_info ui;
+	struct pm_addr hashed;
+	const char *h;
+
+	login(f, "user1", NULL);
+	advance(f, 30 * 1000);
+	cfg.user_expire_s = 60;
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), 0);
+	assert_int_equal(pm_director_user_lookup(f->d, 0, uh(f, "user1"), f->now, &ui, &hashed),
+			 0);
+	assert_int_equal(ui.expire_s, (uint32_t)(T0_MS / 1000 + 60));
+	advance(f, 29 * 1000);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_PINNED);
+	advance(f, 1000);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_HASHED);
+	assert_int_equal(users_on(f, "10.0.0.3"), 0);
+}
+
+static void
+test_director_set_config_shorter_kick_delay_ends_moves_sooner(void **state)
+{
+	struct fx *f = *state;
+	struct pm_director_config cfg = *pm_director_config(f->d);
+	struct pm_addr h1 = ip("10.0.0.1");
+	const char *h;
+
+	assert_int_equal(pm_director_user_move(f->d, uh(f, "user1"), &h1, f->now), 0);
+	advance(f, 100);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_WAIT);
+	cfg.kick_delay_ms = 500;
+	assert_int_equal(pm_director_set_config(f->d, &cfg, f->now), 0);
+	advance(f, 499);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_WAIT);
+	advance(f, 1);
+	assert_int_equal(lookup(f, 0, "user1", &h), PM_DIR_PINNED);
+	assert_string_equal(h, "10.0.0.1");
+	/* New moves take the new delay. */
+	assert_int_equal(pm_director_user_move(f->d, uh(f, "user2"), &h1, f->now), 0);
+	advance(f, 500);
+	assert_int_equal(lookup(f, 0, "user2", &h), PM_DIR_PINNED);
+}
+
 int
 main(void)
 {
@@ -804,6 +1036,19 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_director_pin_table_grows_keeping_pins, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_director_set_hosts_applies_all_in_one_publish,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_director_set_hosts_bad_state_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_director_set_hosts_same_state_is_a_no_op, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_director_set_config_new_template_forgets_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_director_set_config_expire_applies_to_live_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_director_set_config_shorter_kick_delay_ends_moves_sooner, setup,
+			teardown),
 	};
 	int ret;
 
