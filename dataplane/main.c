@@ -1,0 +1,174 @@
+/*
+ * main.c -- postmux-dataplane: read the configuration, then run the ctl
+ * loop (ctlsock.c) until SIGINT or SIGTERM.
+ *
+ * This build has no network ports: the process hosts the director core and
+ * serves it to postmux-control over the control channel. The main thread is
+ * the ctl thread (the director's writer, a QSBR thread); when DPDK ports
+ * arrive, worker lcores start beside it and it stays the same loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/urcu-qsbr.h>
+
+#include "config.h"
+#include "ctlsock.h"
+#include "log.h"
+
+#ifndef POSTMUX_VERSION
+#define POSTMUX_VERSION "unknown"
+#endif
+
+#define DEFAULT_CONFIG "/etc/postmux/postmux.conf"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+		"Usage: postmux-dataplane [-c FILE] [-d]\n"
+		"\n"
+		"The postmux data plane. This build opens no network ports and forwards no\n"
+		"traffic: it serves the director only (backends, rings, user pins), to\n"
+		"postmux-control over the control channel.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE  the configuration file (default " DEFAULT_CONFIG ").\n"
+		"                     Used: postmux_control_socket (where to connect),\n"
+		"                     postmux_expected_users, and the director_* settings\n"
+		"                     and auth_master_user_separator until postmux-control\n"
+		"                     sends its state. director_mail_servers is checked but\n"
+		"                     not used: the backends come from postmux-control.\n"
+		"  -d, --debug        also log debug records (kicks, failed requests,\n"
+		"                     repeated connection failures)\n"
+		"  -h, --help         print this text and exit\n"
+		"\n"
+		"The data plane connects to postmux-control and reconnects whenever the\n"
+		"connection is lost, keeping its pins. Logs go to stderr, one line per event.\n"
+		"SIGINT or SIGTERM ends it with exit status 0; exit status 2 means a\n"
+		"configuration error (the message names the file and line), 1 any other\n"
+		"failure to start.\n");
+}
+
+static void
+make_boot_id(uint8_t *id, size_t len)
+{
+	struct timespec ts;
+	size_t i;
+
+	if (getrandom(id, len, 0) == (ssize_t)len)
+		return;
+	/* No entropy source: a boot id only has to differ between starts. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (i = 0; i < len; i++)
+		id[i] = (uint8_t)((uint64_t)ts.tv_nsec >> (i % 4 * 8) ^ (uint64_t)ts.tv_sec >> i ^
+				  (uint64_t)getpid() >> (i % 3 * 8));
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	struct pm_ctlsock_params sp;
+	struct signalfd_siginfo si;
+	struct pm_ctlsock *s;
+	struct pm_config cfg;
+	char err[1024];
+	sigset_t sigs;
+	int opt, sfd, rc;
+	uint64_t seed;
+
+	while ((opt = getopt_long(argc, argv, "c:dh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'd':
+			pm_log_set_level(PM_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	pm_config_defaults(&cfg);
+	if (pm_config_load(&cfg, config_path, err, sizeof(err)) < 0) {
+		pm_log(PM_LOG_ERR, "%s", err);
+		pm_config_free(&cfg);
+		return 2;
+	}
+
+	/* Signals arrive through a signalfd that the loop polls; blocked
+	 * here, before liburcu starts its threads, so no thread takes them.
+	 * A shell's background job inherits SIGINT ignored; POSIX lets an
+	 * ignored signal be discarded even while blocked (Linux keeps it
+	 * pending), so restore the default before blocking. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) < 0 ||
+	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		pm_log(PM_LOG_ERR, "signalfd: %s", strerror(errno));
+		pm_config_free(&cfg);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&sp, 0, sizeof(sp));
+	sp.path = cfg.control_socket;
+	sp.ctl.director = cfg.director;
+	sp.ctl.pid = (uint32_t)getpid();
+	make_boot_id(sp.ctl.boot_id, sizeof(sp.ctl.boot_id));
+	memcpy(&seed, sp.ctl.boot_id, sizeof(seed));
+	sp.seed = seed;
+
+	urcu_qsbr_register_thread();
+	s = pm_ctlsock_new(&sp);
+	if (s == NULL) {
+		pm_log(PM_LOG_ERR, "cannot start: out of memory");
+		urcu_qsbr_unregister_thread();
+		close(sfd);
+		pm_config_free(&cfg);
+		return 1;
+	}
+	pm_log(PM_LOG_INFO, "postmux-dataplane %s started (no network ports: director only); "
+	       "control socket %s, configuration %s", POSTMUX_VERSION, cfg.control_socket,
+	       config_path);
+
+	rc = pm_ctlsock_run(s, sfd);
+	if (rc == 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		pm_log(PM_LOG_INFO, "%s received; exiting", strsignal((int)si.ssi_signo));
+
+	/* Frees the director: waits for a grace period and for every
+	 * pending call_rcu callback (urcu_qsbr_barrier()). */
+	pm_ctlsock_free(s);
+	urcu_qsbr_barrier();
+	urcu_qsbr_unregister_thread();
+	close(sfd);
+	pm_config_free(&cfg);
+	return rc == 0 ? 0 : 1;
+}
