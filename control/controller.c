@@ -35,11 +35,11 @@
  *                       TRYAGAIN; NOTFOUND when the tag's ring is empty
  *   DIRECTOR-LIST       the one "self" line of a standalone director:
  *                       127.0.0.1, port 0 (postmux has no ring port)
- *   DIRECTOR-ADD        self (127.0.0.1 without a port): OK, as Dovecot;
- *                       any other director: an error line, because
- *                       postmux has no director ring to add it to
- *   DIRECTOR-REMOVE     self: OK (Dovecot answers OK and changes nothing);
- *                       others: NOTFOUND (there are none)
+ *   DIRECTOR-ADD        OK, as a standalone Dovecot director answers: self
+ *                       (127.0.0.1 without a port) changes nothing, any
+ *                       other director is listed as unreachable (postmux
+ *                       has no ring protocol to connect with; logged)
+ *   DIRECTOR-REMOVE     a listed director, or self: OK; others: NOTFOUND
  *
  * User names given to USER-LOOKUP and USER-MOVE are hashed with
  * director_username_hash but without the master-user separator, as
@@ -66,7 +66,8 @@
 #include "director/userhash.h"
 
 /* Error lines of postmux's own (doveadm prints them after "Error: "). */
-#define R_NO_RING "director ring not supported: postmux is a standalone director\n"
+#define R_TOO_MANY_PEERS "too many directors\n"
+#define MAX_PEERS 64
 #define R_DP_LOST "data plane disconnected - result unknown\n"
 #define R_TOO_LONG "argument too long\n"
 #define R_NOMEM "out of memory\n"
@@ -146,6 +147,13 @@ struct pm_controller {
 	struct client **cl;
 	size_t ncl, capcl;
 	uint64_t next_client;
+
+	/* Directors added with DIRECTOR-ADD: listed, never connected. */
+	struct {
+		struct pm_addr ip;
+		uint16_t port;
+	} peer[MAX_PEERS];
+	size_t npeers;
 
 	struct {
 		enum dp_phase phase;
@@ -888,7 +896,8 @@ local_director_cmd(struct pm_controller *c, struct client *cl)
 {
 	struct pm_adminproto_cmd *cmd = &cl->cmd;
 	struct pm_addr self;
-	char line[128];
+	char line[128], ip[PM_ADDR_STRLEN];
+	size_t i;
 
 	switch (cmd->kind) {
 	case PM_ADMINPROTO_DIRECTOR_LIST:
@@ -898,22 +907,58 @@ local_director_cmd(struct pm_controller *c, struct client *cl)
 		self.bytes[3] = 1;
 		out_built(c, cl, line,
 			  pm_adminproto_fmt_director_self(line, sizeof(line), &self, 0, 0, 0));
+		/* A director without a connection: "ip\tport\t\tlast_failed\t",
+		 * as Dovecot lists one it could not reach (spec 7.23). */
+		for (i = 0; i < c->npeers; i++) {
+			pm_addr_format(&c->peer[i].ip, ip, sizeof(ip));
+			snprintf(line, sizeof(line), "%s\t%u\t\t0\t\n", ip, c->peer[i].port);
+			out_str(c, cl, line);
+		}
 		out_str(c, cl, PM_ADMINPROTO_R_END);
 		break;
 	case PM_ADMINPROTO_DIRECTOR_ADD:
 		/* Without a port the director means itself (its own port), which
-		 * is already in the ring: Dovecot answers OK and adds nothing. */
+		 * is already in the ring: Dovecot answers OK and adds nothing. A
+		 * standalone Dovecot director answers OK to any other director
+		 * too and lists it as unreachable; postmux does the same (it has
+		 * no ring protocol to connect with) and says so in its log. */
 		if (addr_is_self(&cmd->ip) && !cmd->has_port) {
 			out_str(c, cl, PM_ADMINPROTO_R_OK);
-		} else {
-			out_str(c, cl, R_NO_RING);
-			ctl_log(c, PM_CONTROLLER_WARNING,
-				"DIRECTOR-ADD refused: postmux has no director ring");
+			break;
 		}
+		for (i = 0; i < c->npeers; i++) {
+			if (pm_addr_eq(&c->peer[i].ip, &cmd->ip) &&
+			    c->peer[i].port == (cmd->has_port ? cmd->port : 0))
+				break;
+		}
+		if (i == c->npeers) {
+			if (c->npeers == MAX_PEERS) {
+				out_str(c, cl, R_TOO_MANY_PEERS);
+				break;
+			}
+			c->peer[c->npeers].ip = cmd->ip;
+			c->peer[c->npeers].port = cmd->has_port ? cmd->port : 0;
+			c->npeers++;
+			ctl_log(c, PM_CONTROLLER_WARNING,
+				"DIRECTOR-ADD: listed, but postmux has no director ring "
+				"and will not connect to it");
+		}
+		out_str(c, cl, PM_ADMINPROTO_R_OK);
 		break;
-	default:	/* DIRECTOR-REMOVE */
-		out_str(c, cl, addr_is_self(&cmd->ip) && !cmd->has_port ? PM_ADMINPROTO_R_OK
-									: PM_ADMINPROTO_R_NOTFOUND);
+	default:	/* DIRECTOR-REMOVE: the first match on ip (and port if given) */
+		for (i = 0; i < c->npeers; i++) {
+			if (pm_addr_eq(&c->peer[i].ip, &cmd->ip) &&
+			    (!cmd->has_port || c->peer[i].port == cmd->port))
+				break;
+		}
+		if (i < c->npeers) {
+			memmove(&c->peer[i], &c->peer[i + 1], (c->npeers - i - 1) * sizeof(c->peer[0]));
+			c->npeers--;
+			out_str(c, cl, PM_ADMINPROTO_R_OK);
+		} else {
+			out_str(c, cl, addr_is_self(&cmd->ip) && !cmd->has_port ?
+					       PM_ADMINPROTO_R_OK : PM_ADMINPROTO_R_NOTFOUND);
+		}
 		break;
 	}
 }

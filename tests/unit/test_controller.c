@@ -473,13 +473,22 @@ test_controller_director_commands_answer_as_standalone(void **state)
 	assert_string_equal(cmd(h, id, "DIRECTOR-LIST\n"),
 			    "127.0.0.1\t0\tself\t0\tring synced\t0\n\n");
 	assert_string_equal(cmd(h, id, "DIRECTOR-ADD\t127.0.0.1\n"), "OK\n");
-	assert_string_equal(cmd(h, id, "DIRECTOR-ADD\t10.1.1.1\n"),
-			    "director ring not supported: postmux is a standalone director\n");
-	assert_string_equal(cmd(h, id, "DIRECTOR-ADD\t127.0.0.1\t9090\n"),
-			    "director ring not supported: postmux is a standalone director\n");
+	/* Another director is accepted and listed as unreachable, as a
+	 * standalone Dovecot director does (spec 7.23). */
+	assert_string_equal(cmd(h, id, "DIRECTOR-ADD\t10.1.1.1\n"), "OK\n");
+	assert_string_equal(cmd(h, id, "DIRECTOR-ADD\t127.0.0.1\t9092\n"), "OK\n");
+	assert_string_equal(cmd(h, id, "DIRECTOR-ADD\t10.1.1.1\n"), "OK\n");
+	assert_string_equal(cmd(h, id, "DIRECTOR-LIST\n"),
+			    "127.0.0.1\t0\tself\t0\tring synced\t0\n"
+			    "10.1.1.1\t0\t\t0\t\n"
+			    "127.0.0.1\t9092\t\t0\t\n\n");
+	assert_string_equal(cmd(h, id, "DIRECTOR-REMOVE\t10.1.1.1\n"), "OK\n");
 	assert_string_equal(cmd(h, id, "DIRECTOR-REMOVE\t10.1.1.1\n"), "NOTFOUND\n");
 	assert_string_equal(cmd(h, id, "DIRECTOR-REMOVE\t127.0.0.1\t9090\n"), "NOTFOUND\n");
+	assert_string_equal(cmd(h, id, "DIRECTOR-REMOVE\t127.0.0.1\t9092\n"), "OK\n");
 	assert_string_equal(cmd(h, id, "DIRECTOR-REMOVE\t127.0.0.1\n"), "OK\n");
+	assert_string_equal(cmd(h, id, "DIRECTOR-LIST\n"),
+			    "127.0.0.1\t0\tself\t0\tring synced\t0\n\n");
 	harness_free(h);
 }
 
