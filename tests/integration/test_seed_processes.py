@@ -348,7 +348,16 @@ def run_fixture(ctl, fx, tmp):
                   "sandbox stop left %s" % f)
         rc, out, err = sb.script("status")
         check(rc != 0 and "not running" in out, "sandbox status after stop: %r" % out)
+        # In the sanitizer build the daemons' reports land in their logs.
+        for log in ("control.log", "dataplane.log"):
+            path = os.path.join(sb.dir, log)
+            text = open(path, errors="replace").read() if os.path.exists(path) else ""
+            check(not any(m in text for m in SANITIZER_MARKS),
+                  "fixture %s: sanitizer report in %s:\n%s" % (fx, log, text[-3000:]))
         info("fixture %s: %.1f s" % (fx, time.time() - t0))
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 def main():
