@@ -24,6 +24,7 @@
 #include "controller.h"
 #include "ctlmsg.h"
 #include "director/userhash.h"
+#include "testaddr.h"
 
 #define T0 1000000u		/* monotonic ms at the start of every test */
 #define UNIX0 1700000000	/* wall clock at the start */
@@ -242,15 +243,6 @@ dp_reply(struct h *h, const struct pm_ctlmsg *req, int32_t status, const char *r
 	if (status < 0 && reason != NULL)
 		snprintf(r.u.reply.reason, sizeof(r.u.reply.reason), "%s", reason);
 	dp_feed(h, &r);
-}
-
-static struct pm_addr
-ip(const char *s)
-{
-	struct pm_addr a;
-
-	assert_int_equal(pm_addr_parse(&a, s, strlen(s)), 0);
-	return a;
 }
 
 static const char *

@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ctlmsg.h"
 #include "log.h"
+#include "testaddr.h"
 
 #define T0_MS 1800000000000ull	/* some time in 2027, in unix ms */
 
@@ -91,28 +92,6 @@ out_msg(struct fx *f, size_t i, struct pm_ctlmsg *m)
 {
 	assert_true(i < f->nout);
 	assert_int_equal(pm_ctlmsg_decode(m, f->out[i].buf, f->out[i].len), 0);
-}
-
-static struct pm_addr
-ip(const char *s)
-{
-	struct pm_addr a;
-
-	assert_int_equal(pm_addr_parse(&a, s, strlen(s)), 0);
-	return a;
-}
-
-static const char *
-ipstr(const struct pm_addr *a)
-{
-	static char buf[4][PM_ADDR_STRLEN];
-	static int n;
-	char *b = buf[n++ % 4];
-
-	if (a->family == PM_AF_NONE)
-		return "";
-	pm_addr_format(a, b, PM_ADDR_STRLEN);
-	return b;
 }
 
 static int

@@ -15,6 +15,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "director/director.h"
+#include "testaddr.h"
 
 #define T0_MS 1800000000000ull	/* some time in 2027, in unix ms */
 #define MAX_KICKS 4096
@@ -30,28 +31,6 @@ struct fx {
 	uint64_t done_at[64];
 	unsigned int ndone;
 };
-
-static struct pm_addr
-ip(const char *s)
-{
-	struct pm_addr a;
-
-	assert_int_equal(pm_addr_parse(&a, s, strlen(s)), 0);
-	return a;
-}
-
-static const char *
-ipstr(const struct pm_addr *a)
-{
-	static char buf[4][PM_ADDR_STRLEN];
-	static int n;
-	char *b = buf[n++ % 4];
-
-	if (a->family == PM_AF_NONE)
-		return "";
-	pm_addr_format(a, b, PM_ADDR_STRLEN);
-	return b;
-}
 
 static void
 on_kick(void *arg, const struct pm_kick *k)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "state.h"
+#include "testaddr.h"
 
 struct fx {
 	char dir[64];
@@ -49,15 +50,6 @@ teardown(void **state)
 	rmdir(f->dir);
 	free(f);
 	return 0;
-}
-
-static struct pm_addr
-ip(const char *s)
-{
-	struct pm_addr a;
-
-	assert_int_equal(pm_addr_parse(&a, s, strlen(s)), 0);
-	return a;
 }
 
 static void
