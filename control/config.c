@@ -3,8 +3,9 @@
  *
  * One setting a line: "key = value". Leading and trailing blanks are
  * ignored, '#' starts a comment (outside double quotes), a value may be
- * double-quoted. Unknown keys, repeated keys and sections are errors: a
- * typo must not silently leave a default in force.
+ * double-quoted. Unknown keys, repeated keys (except postmux_port, one port a
+ * line) and sections are errors: a typo must not silently leave a default in
+ * force.
  */
 #include "config.h"
 
@@ -235,6 +236,110 @@ set_admin_mode(struct pm_config *c, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+static int
+set_dpdk_args(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (strlen(v) >= sizeof(c->dpdk_args))
+		return why_fmt(why, whylen, "longer than %zu bytes", sizeof(c->dpdk_args) - 1);
+	strcpy(c->dpdk_args, v);
+	return 0;
+}
+
+static int
+set_lcores(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (parse_uint(v, 1, PM_CONFIG_LCORES_MAX, &c->lcores) < 0)
+		return why_fmt(why, whylen, "'%s' is not a number from 1 to %d", v,
+			       PM_CONFIG_LCORES_MAX);
+	return 0;
+}
+
+/* Copy the next blank-separated word of *@p into @dst (@size bytes).
+ * Returns its length, 0 at the end, or -ENOSPC (too long). */
+static int
+next_word(const char **p, char *dst, size_t size)
+{
+	const char *s = *p, *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (e = s; *e != '\0' && *e != ' ' && *e != '\t'; e++)
+		;
+	*p = e;
+	if ((size_t)(e - s) >= size)
+		return -ENOSPC;
+	memcpy(dst, s, (size_t)(e - s));
+	dst[e - s] = '\0';
+	return (int)(e - s);
+}
+
+/* "<name> <devargs> <ipv4>/<len>" */
+static int
+set_port(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	static const char usage[] = "expected \"<name> <devargs> <ipv4 address>/<prefix length>\"";
+	struct pm_config_port *pt;
+	char addr[64], extra[2], *slash;
+	const char *p = v, *s;
+	uint32_t plen;
+	size_t i;
+	int n;
+
+	if (c->nports == PM_CONFIG_PORTS_MAX)
+		return why_fmt(why, whylen, "more than %d ports", PM_CONFIG_PORTS_MAX);
+	pt = &c->ports[c->nports];
+	memset(pt, 0, sizeof(*pt));
+	n = next_word(&p, pt->name, sizeof(pt->name));
+	if (n < 0)
+		return why_fmt(why, whylen, "port name longer than %d bytes",
+			       PM_CONFIG_PORT_NAME_MAX - 1);
+	if (n == 0)
+		return why_fmt(why, whylen, "%s", usage);
+	for (s = pt->name; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return why_fmt(why, whylen, "port name '%s': only [A-Za-z0-9_-]",
+				       pt->name);
+	}
+	for (i = 0; i < c->nports; i++) {
+		if (strcmp(c->ports[i].name, pt->name) == 0)
+			return why_fmt(why, whylen, "port '%s' is defined twice", pt->name);
+	}
+	n = next_word(&p, pt->devargs, sizeof(pt->devargs));
+	if (n < 0)
+		return why_fmt(why, whylen, "devargs longer than %d bytes",
+			       PM_CONFIG_DEVARGS_MAX - 1);
+	if (n == 0)
+		return why_fmt(why, whylen, "%s", usage);
+	/* The device name is the part before the first comma: net_<driver><n>. */
+	if (strncmp(pt->devargs, "net_", 4) != 0 || pt->devargs[4] == '\0' ||
+	    pt->devargs[4] == ',')
+		return why_fmt(why, whylen, "devargs '%s' must start with a virtual device "
+			       "name such as net_af_packet0", pt->devargs);
+	for (i = 0; i < c->nports; i++) {
+		size_t la = strcspn(pt->devargs, ","), lb = strcspn(c->ports[i].devargs, ",");
+
+		if (la == lb && memcmp(pt->devargs, c->ports[i].devargs, la) == 0)
+			return why_fmt(why, whylen, "device %.*s is used by port '%s' too",
+				       (int)la, pt->devargs, c->ports[i].name);
+	}
+	if ((n = next_word(&p, addr, sizeof(addr))) <= 0)
+		return why_fmt(why, whylen, "%s", usage);
+	if (next_word(&p, extra, sizeof(extra)) != 0)
+		return why_fmt(why, whylen, "%s (trailing text)", usage);
+	slash = strchr(addr, '/');
+	if (slash == NULL)
+		return why_fmt(why, whylen, "'%s' has no /prefix length", addr);
+	if (pm_addr_parse(&pt->addr, addr, (size_t)(slash - addr)) < 0 ||
+	    pt->addr.family != PM_AF_INET)
+		return why_fmt(why, whylen, "'%.*s' is not an IPv4 address", (int)(slash - addr),
+			       addr);
+	if (parse_uint(slash + 1, 0, 32, &plen) < 0)
+		return why_fmt(why, whylen, "'%s' is not a prefix length from 0 to 32", slash + 1);
+	pt->prefixlen = (uint8_t)plen;
+	c->nports++;
+	return 0;
+}
+
 static const struct setting settings[] = {
 	{ "director_mail_servers", set_servers },
 	{ "director_user_expire", set_expire },
@@ -249,6 +354,9 @@ static const struct setting settings[] = {
 	{ "postmux_admin_socket_mode", set_admin_mode },
 	{ "postmux_control_socket", set_control_socket },
 	{ "postmux_state_file", set_state_file },
+	{ "postmux_dpdk_args", set_dpdk_args },
+	{ "postmux_port", set_port },	/* repeatable: one port a line */
+	{ "postmux_lcores", set_lcores },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -263,6 +371,8 @@ pm_config_defaults(struct pm_config *c)
 	c->admin_socket_mode = 0600;
 	strcpy(c->control_socket, "/run/postmux/control");
 	strcpy(c->state_file, "/var/lib/postmux/state");
+	strcpy(c->dpdk_args, "--in-memory");
+	c->lcores = 1;
 }
 
 void
@@ -375,7 +485,7 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 			ret = -EINVAL;
 			break;
 		}
-		if (seen[i]) {
+		if (seen[i] && settings[i].apply != set_port) {
 			snprintf(err, errlen, "%s:%u: %s is set twice", name, lineno, key);
 			ret = -EINVAL;
 			break;

@@ -21,6 +21,19 @@
 #include "hostspec.h"
 
 #define PM_CONFIG_PATH_MAX 108	/* sun_path of a UNIX socket */
+#define PM_CONFIG_PORTS_MAX 16	/* postmux_port lines */
+#define PM_CONFIG_PORT_NAME_MAX 32
+#define PM_CONFIG_DEVARGS_MAX 256
+#define PM_CONFIG_DPDK_ARGS_MAX 1024
+#define PM_CONFIG_LCORES_MAX 64
+
+/* One postmux_port line: "<name> <devargs> <ipv4 addr>/<len>". */
+struct pm_config_port {
+	char name[PM_CONFIG_PORT_NAME_MAX];	/* [A-Za-z0-9_-]+, unique */
+	char devargs[PM_CONFIG_DEVARGS_MAX];	/* "<driver><n>[,key=value...]" */
+	struct pm_addr addr;			/* PM_AF_INET */
+	uint8_t prefixlen;			/* 0..32 */
+};
 
 struct pm_config {
 	/* director_* settings; director.hash_fmt is compiled from
@@ -37,6 +50,12 @@ struct pm_config {
 	mode_t admin_socket_mode;
 	char control_socket[PM_CONFIG_PATH_MAX];
 	char state_file[4096];
+
+	/* The data plane's network side. No ports: no DPDK at all. */
+	char dpdk_args[PM_CONFIG_DPDK_ARGS_MAX];	/* EAL arguments, blank-separated */
+	struct pm_config_port ports[PM_CONFIG_PORTS_MAX];
+	size_t nports;
+	uint32_t lcores;			/* worker lcores, default 1 */
 };
 
 /* Defaults: Dovecot's director defaults and paths under /run/postmux and

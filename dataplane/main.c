@@ -2,10 +2,11 @@
  * main.c -- postmux-dataplane: read the configuration, then run the ctl
  * loop (ctlsock.c) until SIGINT or SIGTERM.
  *
- * This build has no network ports: the process hosts the director core and
- * serves it to postmux-control over the control channel. The main thread is
- * the ctl thread (the director's writer, a QSBR thread); when DPDK ports
- * arrive, worker lcores start beside it and it stays the same loop.
+ * The process hosts the director core and serves it to postmux-control over
+ * the control channel. The main thread is the ctl thread (the director's
+ * writer, a QSBR thread). Without postmux_port lines that is all (no EAL);
+ * with them, the main thread is also the EAL main lcore, and worker lcores
+ * (port.c, worker.c) answer ARP and ping on the ports beside it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "ctlsock.h"
 #include "log.h"
+#include "port.h"
 
 #ifndef POSTMUX_VERSION
 #define POSTMUX_VERSION "unknown"
@@ -36,14 +38,16 @@ usage(FILE *fp)
 	fprintf(fp,
 		"Usage: postmux-dataplane [-c FILE] [-d]\n"
 		"\n"
-		"The postmux data plane. This build opens no network ports and forwards no\n"
-		"traffic: it serves the director only (backends, rings, user pins), to\n"
-		"postmux-control over the control channel.\n"
+		"The postmux data plane. It serves the director (backends, rings, user\n"
+		"pins) to postmux-control over the control channel and, on the ports that\n"
+		"postmux_port lines name (DPDK), answers ARP and ping for its addresses.\n"
+		"Without postmux_port lines it opens no ports and does not start DPDK.\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE  the configuration file (default " DEFAULT_CONFIG ").\n"
 		"                     Used: postmux_control_socket (where to connect),\n"
-		"                     postmux_expected_users, and the director_* settings\n"
+		"                     postmux_expected_users, postmux_port, postmux_dpdk_args,\n"
+		"                     postmux_lcores, and the director_* settings\n"
 		"                     and auth_master_user_separator until postmux-control\n"
 		"                     sends its state. director_mail_servers is checked but\n"
 		"                     not used: the backends come from postmux-control.\n"
@@ -86,6 +90,7 @@ main(int argc, char **argv)
 	struct pm_ctlsock_params sp;
 	struct signalfd_siginfo si;
 	struct pm_ctlsock *s;
+	struct pm_ports *pp = NULL;
 	struct pm_config cfg;
 	char err[1024];
 	sigset_t sigs;
@@ -138,6 +143,18 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	/* EAL after the signal mask: its threads and the worker lcores
+	 * inherit it, so the signals still reach only the signalfd. */
+	if (cfg.nports > 0) {
+		pp = pm_ports_start(&cfg, argv[0], err, sizeof(err));
+		if (pp == NULL) {
+			pm_log(PM_LOG_ERR, "cannot start the ports: %s", err);
+			close(sfd);
+			pm_config_free(&cfg);
+			return 1;
+		}
+	}
+
 	memset(&sp, 0, sizeof(sp));
 	sp.path = cfg.control_socket;
 	sp.ctl.director = cfg.director;
@@ -151,18 +168,29 @@ main(int argc, char **argv)
 	if (s == NULL) {
 		pm_log(PM_LOG_ERR, "cannot start: out of memory");
 		urcu_qsbr_unregister_thread();
+		if (pp != NULL)
+			pm_ports_stop(pp);
 		close(sfd);
 		pm_config_free(&cfg);
 		return 1;
 	}
-	pm_log(PM_LOG_INFO, "postmux-dataplane %s started (no network ports: director only); "
-	       "control socket %s, configuration %s", POSTMUX_VERSION, cfg.control_socket,
-	       config_path);
+	if (pp == NULL)
+		pm_log(PM_LOG_INFO, "postmux-dataplane %s started (no network ports: director only); "
+		       "control socket %s, configuration %s", POSTMUX_VERSION, cfg.control_socket,
+		       config_path);
+	else
+		pm_log(PM_LOG_INFO, "postmux-dataplane %s started (%zu port(s), %u worker lcore(s)); "
+		       "control socket %s, configuration %s", POSTMUX_VERSION, cfg.nports,
+		       cfg.lcores, cfg.control_socket, config_path);
 
 	rc = pm_ctlsock_run(s, sfd);
 	if (rc == 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		pm_log(PM_LOG_INFO, "%s received; exiting", strsignal((int)si.ssi_signo));
 
+	/* The workers first: they are QSBR readers and will read the
+	 * director. */
+	if (pp != NULL)
+		pm_ports_stop(pp);
 	/* Frees the director: waits for a grace period and for every
 	 * pending call_rcu callback (urcu_qsbr_barrier()). */
 	pm_ctlsock_free(s);

@@ -140,6 +140,21 @@ test_config_errors_name_file_and_line(void **state)
 		{ "postmux_admin_socket = relative/path\n", "is not an absolute path" },
 		{ "director_max_parallel_moves = 0\n", "test.conf:1: director_max_parallel_moves: '0' is not a number" },
 		{ "master_user_separator = ab\n", "must be a single character" },
+		{ "postmux_port = client\n", "test.conf:1: postmux_port: expected \"<name> <devargs>" },
+		{ "postmux_port = client net_af_packet0,iface=x\n", "postmux_port: expected" },
+		{ "postmux_port = client net_af_packet0 192.0.2.1\n", "'192.0.2.1' has no /prefix length" },
+		{ "postmux_port = client net_af_packet0 192.0.2.x/24\n", "'192.0.2.x' is not an IPv4 address" },
+		{ "postmux_port = client net_af_packet0 2001:db8::1/64\n", "is not an IPv4 address" },
+		{ "postmux_port = client net_af_packet0 192.0.2.1/33\n", "'33' is not a prefix length" },
+		{ "postmux_port = client net_af_packet0 192.0.2.1/24 x\n", "(trailing text)" },
+		{ "postmux_port = cli.ent net_af_packet0 192.0.2.1/24\n", "only [A-Za-z0-9_-]" },
+		{ "postmux_port = client af_packet0 192.0.2.1/24\n", "must start with a virtual device" },
+		{ "postmux_port = a net_af_packet0 192.0.2.1/24\npostmux_port = a net_af_packet1 192.0.2.2/24\n",
+		  "test.conf:2: postmux_port: port 'a' is defined twice" },
+		{ "postmux_port = a net_af_packet0,iface=x 192.0.2.1/24\npostmux_port = b net_af_packet0,iface=y 192.0.2.2/24\n",
+		  "test.conf:2: postmux_port: device net_af_packet0 is used by port 'a' too" },
+		{ "postmux_lcores = 0\n", "test.conf:1: postmux_lcores: '0' is not a number from 1 to 64" },
+		{ "postmux_lcores = 1\npostmux_lcores = 1\n", "test.conf:2: postmux_lcores is set twice" },
 	};
 	struct pm_config c;
 	char err[512];
@@ -152,6 +167,38 @@ test_config_errors_name_file_and_line(void **state)
 			fail_msg("case %zu: message '%s' lacks '%s'", i, err, cases[i].want);
 		pm_config_free(&c);
 	}
+}
+
+/* The data plane's ports: none by default; postmux_port may repeat. */
+static void
+test_config_dataplane_ports_are_read(void **state)
+{
+	static const char text[] =
+		"postmux_dpdk_args = --no-huge -m 256 --no-pci\n"
+		"postmux_port = client net_af_packet0,iface=pmc0-dp 192.0.2.1/24\n"
+		"postmux_lcores = 2\n"
+		"postmux_port = backend\tnet_af_packet1,iface=pmb0-dp,qpairs=2  198.51.100.254/24 # x\n";
+	struct pm_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&c, "", err, sizeof(err)), 0);
+	assert_int_equal(c.nports, 0);
+	assert_int_equal(c.lcores, 1);
+	assert_string_equal(c.dpdk_args, "--in-memory");
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(c.dpdk_args, "--no-huge -m 256 --no-pci");
+	assert_int_equal(c.lcores, 2);
+	assert_int_equal(c.nports, 2);
+	assert_string_equal(c.ports[0].name, "client");
+	assert_string_equal(c.ports[0].devargs, "net_af_packet0,iface=pmc0-dp");
+	assert_int_equal(c.ports[0].addr.family, PM_AF_INET);
+	assert_memory_equal(c.ports[0].addr.bytes, "\xc0\x00\x02\x01", 4);
+	assert_int_equal(c.ports[0].prefixlen, 24);
+	assert_string_equal(c.ports[1].name, "backend");
+	assert_string_equal(c.ports[1].devargs, "net_af_packet1,iface=pmb0-dp,qpairs=2");
+	assert_memory_equal(c.ports[1].addr.bytes, "\xc6\x33\x64\xfe", 4);
+	pm_config_free(&c);
 }
 
 static void
@@ -193,6 +240,7 @@ main(void)
 		cmocka_unit_test(test_config_director_settings_are_read),
 		cmocka_unit_test(test_config_time_units_follow_dovecot),
 		cmocka_unit_test(test_config_errors_name_file_and_line),
+		cmocka_unit_test(test_config_dataplane_ports_are_read),
 		cmocka_unit_test(test_config_load_reads_file_and_reports_missing),
 	};
 
