@@ -16,33 +16,11 @@
 #include <cmocka.h>
 
 #include "net/cksum.h"
+#include "testrand.h"
 
 #define TEST_SEED 0xc5c51071u
 #define MAX_LEN 300
 #define MAX_OFF 3
-
-static uint32_t
-test_seed(const char *name)
-{
-	const char *s = getenv("PM_SEED");
-	uint32_t seed = s != NULL ? (uint32_t)strtoul(s, NULL, 0) : TEST_SEED;
-
-	if (seed == 0)
-		seed = TEST_SEED;	/* xorshift32 is stuck at 0 */
-	print_message("# %s seed 0x%08x\n", name, seed);
-	return seed;
-}
-
-static uint32_t
-xorshift32(uint32_t *s)
-{
-	uint32_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
 
 /* RFC 1071 as written: big-endian 16-bit words, odd byte padded, folded. */
 static uint16_t
@@ -105,7 +83,7 @@ test_cksum_empty_and_zero_buffers_are_ffff(void **state)
 static void
 test_cksum_every_length_and_offset_matches_reference(void **state)
 {
-	uint32_t seed = test_seed("test_cksum_every_length_and_offset_matches_reference");
+	uint32_t seed = pm_test_seed("test_cksum_every_length_and_offset_matches_reference", TEST_SEED);
 	uint8_t buf[MAX_LEN + MAX_OFF + 8];
 	size_t len, off, i;
 	int pass;
@@ -129,7 +107,7 @@ test_cksum_every_length_and_offset_matches_reference(void **state)
 static void
 test_cksum_chained_even_chunks_match_oneshot(void **state)
 {
-	uint32_t seed = test_seed("test_cksum_chained_even_chunks_match_oneshot");
+	uint32_t seed = pm_test_seed("test_cksum_chained_even_chunks_match_oneshot", TEST_SEED);
 	uint8_t buf[MAX_LEN + 1];
 	size_t len, cut;
 
@@ -215,7 +193,7 @@ pick16(uint32_t *seed, const uint16_t *w, int j)
 static void
 test_cksum_incremental_updates_match_recomputation(void **state)
 {
-	uint32_t seed = test_seed("test_cksum_incremental_updates_match_recomputation");
+	uint32_t seed = pm_test_seed("test_cksum_incremental_updates_match_recomputation", TEST_SEED);
 	uint16_t w[NW];
 	int round, i, zeros = 0;
 

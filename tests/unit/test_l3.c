@@ -22,6 +22,7 @@
 #include "net/drop.h"
 #include "net/l3.h"
 #include "testaddr.h"
+#include "testrand.h"
 
 #define TEST_SEED 0x13f00d5eu
 #define FRAME_MAX 1600
@@ -44,29 +45,6 @@ setup(void **state)
 	ifc.addrs = local_addrs;
 	ifc.naddrs = 2;
 	return 0;
-}
-
-static uint32_t
-xorshift32(uint32_t *s)
-{
-	uint32_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
-
-static uint32_t
-test_seed(const char *name)
-{
-	const char *s = getenv("PM_SEED");
-	uint32_t seed = s != NULL ? (uint32_t)strtoul(s, NULL, 0) : TEST_SEED;
-
-	if (seed == 0)
-		seed = TEST_SEED;
-	print_message("# %s seed 0x%08x\n", name, seed);
-	return seed;
 }
 
 static void
@@ -625,7 +603,7 @@ check_accepted(const struct pm_l3_pkt *pkt, size_t len)
 static void
 test_l3_random_bytes_never_crash(void **state)
 {
-	uint32_t seed = test_seed("test_l3_random_bytes_never_crash");
+	uint32_t seed = pm_test_seed("test_l3_random_bytes_never_crash", TEST_SEED);
 	uint8_t f[256], valid[FRAME_MAX];
 	struct pm_l3_pkt pkt;
 	long accepted = 0, round;
