@@ -366,3 +366,67 @@ pm_ports_stop(struct pm_ports *pp)
 	}
 	teardown(pp);
 }
+
+static uint64_t
+rd(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void
+pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
+{
+	uint64_t total[PM_DROP__COUNT];
+	struct rte_eth_stats es;
+	char name[64];
+	unsigned int i, w;
+	int r;
+
+	for (i = 0; i < pp->nports; i++) {
+		if (rte_eth_stats_get(pp->port_ids[i], &es) != 0)
+			memset(&es, 0, sizeof(es));
+#define PORT_COUNTER(field, value)						\
+		do {								\
+			snprintf(name, sizeof(name), "port.%s." field, pp->names[i]); \
+			emit(arg, name, (value));				\
+		} while (0)
+		PORT_COUNTER("rx_packets", es.ipackets);
+		PORT_COUNTER("rx_bytes", es.ibytes);
+		PORT_COUNTER("rx_missed", es.imissed);
+		PORT_COUNTER("rx_errors", es.ierrors);
+		PORT_COUNTER("rx_nombuf", es.rx_nombuf);
+		PORT_COUNTER("tx_packets", es.opackets);
+		PORT_COUNTER("tx_bytes", es.obytes);
+		PORT_COUNTER("tx_errors", es.oerrors);
+#undef PORT_COUNTER
+	}
+	memset(total, 0, sizeof(total));
+	for (w = 0; w < pp->nworkers; w++) {
+		const struct pm_worker_stats *s = &pp->workers[w]->stats;
+
+#define LCORE_COUNTER(field)							\
+		do {								\
+			snprintf(name, sizeof(name), "lcore.%u." #field, w);	\
+			emit(arg, name, rd(&s->field));				\
+		} while (0)
+		LCORE_COUNTER(rx);
+		LCORE_COUNTER(tx);
+		LCORE_COUNTER(tx_full);
+		LCORE_COUNTER(arp_replies);
+		LCORE_COUNTER(echo_replies);
+		LCORE_COUNTER(ignored);
+#undef LCORE_COUNTER
+		for (r = 1; r < PM_DROP__COUNT; r++) {
+			uint64_t v = rd(&s->drop[r]);
+
+			snprintf(name, sizeof(name), "lcore.%u.drop.%s", w,
+				 pm_drop_name((enum pm_drop)r));
+			emit(arg, name, v);
+			total[r] += v;
+		}
+	}
+	for (r = 1; r < PM_DROP__COUNT; r++) {
+		snprintf(name, sizeof(name), "drop.%s", pm_drop_name((enum pm_drop)r));
+		emit(arg, name, total[r]);
+	}
+}

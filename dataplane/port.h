@@ -15,6 +15,7 @@
 #define PM_PORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -31,6 +32,21 @@ struct pm_ports;
  */
 struct pm_ports *pm_ports_start(const struct pm_config *cfg, const char *argv0, char *err,
 				size_t errlen);
+
+/* Receives one counter: @name (e.g. "port.client.rx_packets",
+ * "lcore.0.drop.IP_CSUM"; [a-z0-9_.A-Z-]+, at most 63 bytes) and its
+ * value. */
+typedef void (*pm_ports_counter_fn)(void *arg, const char *name, uint64_t value);
+
+/*
+ * Report every counter of the ports and the workers through @emit: per port
+ * (the ethdev's own statistics), per worker lcore, and the drop reasons
+ * summed over the workers. Counters are monotonic; a reason that never
+ * happened is reported as 0 so that the set of names is fixed for a given
+ * configuration. Main (ctl) thread or any non-worker thread; reads the
+ * workers' single-writer counters with relaxed loads; does not allocate.
+ */
+void pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg);
 
 /* Stop the workers and wait for them, log each port's counters, stop and
  * close the ports, free everything and call rte_eal_cleanup(). */
