@@ -224,6 +224,34 @@ pm_l3_arp_reply(uint8_t *buf, size_t size, const struct pm_l3_arp *req,
 }
 
 int
+pm_l3_arp_request(uint8_t *buf, size_t size, const uint8_t mac[PM_ETH_ALEN],
+		  const struct pm_addr *spa, const struct pm_addr *tpa, const uint8_t *dst)
+{
+	uint8_t *p = buf + PM_ETH_HLEN;
+
+	if (spa->family != PM_AF_INET || tpa->family != PM_AF_INET)
+		return -EINVAL;
+	if (size < PM_ETH_HLEN + PM_ARP_LEN)
+		return -ENOSPC;
+	if (dst != NULL)
+		memcpy(buf, dst, PM_ETH_ALEN);
+	else
+		memset(buf, 0xff, PM_ETH_ALEN);
+	memcpy(buf + PM_ETH_ALEN, mac, PM_ETH_ALEN);
+	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_ARP);
+	put16(p, 1);
+	put16(p + 2, PM_ETHERTYPE_IPV4);
+	p[4] = PM_ETH_ALEN;
+	p[5] = 4;
+	put16(p + 6, PM_ARP_OP_REQUEST);
+	memcpy(p + 8, mac, PM_ETH_ALEN);
+	memcpy(p + 14, spa->bytes, 4);
+	memset(p + 18, 0, PM_ETH_ALEN);
+	memcpy(p + 24, tpa->bytes, 4);
+	return PM_ETH_HLEN + PM_ARP_LEN;
+}
+
+int
 pm_l3_icmp_echo_reply(uint8_t *buf, size_t size, const uint8_t *frame, size_t len,
 		      const struct pm_l3_pkt *pkt)
 {

@@ -150,7 +150,10 @@ enum pm_drop pm_l3_icmp_parse(const uint8_t *frame, size_t len,
  * Ethernet, then ARP (target must be one of ifc's addresses: ARP_NOT_US) or
  * IPv4 (destination must be ours: IP_NOT_US; protocol ICMP or TCP, else
  * IP_PROTO; ICMP is checksummed). Fills @pkt and returns PM_DROP_NONE, or
- * returns the reason to drop. No allocation; thread-safe.
+ * returns the reason to drop. On PM_DROP_ARP_NOT_US, pkt->eth and pkt->arp
+ * are still valid, so that the caller may refresh a neighbour it already
+ * knows from an ARP packet meant for another host (a gratuitous ARP). No
+ * allocation; thread-safe.
  */
 enum pm_drop pm_l3_rx(const uint8_t *frame, size_t len, const struct pm_l3_if *ifc,
 		      struct pm_l3_pkt *pkt);
@@ -168,6 +171,19 @@ bool pm_l3_is_local(const struct pm_l3_if *ifc, const struct pm_addr *a);
  */
 int pm_l3_arp_reply(uint8_t *buf, size_t size, const struct pm_l3_arp *req,
 		    const uint8_t mac[PM_ETH_ALEN]);
+
+/*
+ * Build an ARP request into @buf (@size bytes): who has @tpa, tell @spa (our
+ * address) at @mac. Broadcast when @dst is NULL (resolution, and the
+ * gratuitous ARP announcing @spa when @tpa equals @spa, RFC 5227 3), else
+ * sent to @dst (a unicast refresh probe, RFC 1122 2.3.2.1); the target
+ * hardware address is zero either way. Returns 42 (padding is left to the
+ * caller), -EINVAL unless both addresses are IPv4, -ENOSPC if @size is too
+ * small (nothing written then). No allocation; thread-safe.
+ */
+int pm_l3_arp_request(uint8_t *buf, size_t size, const uint8_t mac[PM_ETH_ALEN],
+		      const struct pm_addr *spa, const struct pm_addr *tpa,
+		      const uint8_t *dst);
 
 /*
  * Build the echo reply to the echo request in @frame, parsed by pm_l3_rx()

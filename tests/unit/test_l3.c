@@ -507,6 +507,51 @@ test_l3_arp_request_gets_exact_reply(void **state)
 }
 
 static void
+test_l3_arp_request_is_exact_and_parses(void **state)
+{
+	static const uint8_t want[42] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+		0x08, 0x06,
+		0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
+		0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 10, 0, 0, 1,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 10, 0, 0, 2,
+	};
+	struct pm_addr us = ip("10.0.0.1"), peer = ip("10.0.0.2"), v6;
+	struct pm_l3_if pif = { .addrs = &peer, .naddrs = 1 };
+	uint8_t out[64], small[41];
+	struct pm_l3_pkt pkt;
+
+	(void)state;
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(pm_l3_arp_request(out, sizeof(out), our_mac, &us, &peer, NULL), 42);
+	assert_memory_equal(out, want, sizeof(want));
+	assert_int_equal(out[42], 0xee);
+	/* The peer sees a request for itself and can answer it. */
+	memcpy(pif.mac, peer_mac, 6);
+	assert_drop(pm_l3_rx(out, 42, &pif, &pkt), PM_DROP_NONE);
+	assert_int_equal(pkt.arp.op, PM_ARP_OP_REQUEST);
+	assert_memory_equal(pkt.arp.sha, our_mac, 6);
+	assert_int_equal(pm_l3_arp_reply(small, sizeof(small), &pkt.arp, peer_mac), -ENOSPC);
+	/* Unicast probe: only the destination MAC differs. */
+	assert_int_equal(pm_l3_arp_request(out, sizeof(out), our_mac, &us, &peer, peer_mac), 42);
+	assert_memory_equal(out, peer_mac, 6);
+	assert_memory_equal(out + 6, want + 6, sizeof(want) - 6);
+	/* Gratuitous: sender and target are both ours; nobody else keeps it,
+	 * but the ARP fields stay readable for a neighbour refresh. */
+	assert_int_equal(pm_l3_arp_request(out, sizeof(out), our_mac, &us, &us, NULL), 42);
+	assert_drop(pm_l3_rx(out, 42, &pif, &pkt), PM_DROP_ARP_NOT_US);
+	assert_string_equal(ipstr(&pkt.arp.spa), "10.0.0.1");
+	assert_memory_equal(pkt.arp.sha, our_mac, 6);
+	/* Refusals write nothing. */
+	memset(small, 0xee, sizeof(small));
+	assert_int_equal(pm_l3_arp_request(small, sizeof(small), our_mac, &us, &peer, NULL),
+			 -ENOSPC);
+	assert_int_equal(small[0], 0xee);
+	assert_int_equal(pm_addr_parse(&v6, "2001:db8::1", 11), 0);
+	assert_int_equal(pm_l3_arp_request(out, sizeof(out), our_mac, &us, &v6, NULL), -EINVAL);
+}
+
+static void
 check_echo_reply(const uint8_t *req, const uint8_t *out, size_t dlen)
 {
 	const uint8_t *h = out + PM_ETH_HLEN, *c = h + PM_IPV4_HLEN;
@@ -691,6 +736,7 @@ main(void)
 		cmocka_unit_test(test_l3_fragments_options_version_are_dropped),
 		cmocka_unit_test(test_l3_foreign_types_protocols_and_targets_are_dropped),
 		cmocka_unit_test(test_l3_arp_request_gets_exact_reply),
+		cmocka_unit_test(test_l3_arp_request_is_exact_and_parses),
 		cmocka_unit_test(test_l3_echo_request_gets_valid_reply),
 		cmocka_unit_test(test_l3_non_echo_requests_get_no_echo_reply),
 		cmocka_unit_test(test_l3_random_bytes_never_crash),
