@@ -83,7 +83,8 @@ struct pm_config {
 	struct pm_config_vip vips[PM_CONFIG_VIPS_MAX];
 	size_t nvips;
 	/* postmux_neigh_* and postmux_arp_* settings; failed_ms, gc_ms and
-	 * seed keep pm_neigh_params_defaults() (the worker draws the seed). */
+	 * seed keep pm_neigh_params_defaults(); the worker must set a random
+	 * seed before pm_neigh_init(). */
 	struct pm_neigh_params neigh;
 };
 
