@@ -3,9 +3,12 @@
  *
  * One setting a line: "key = value". Leading and trailing blanks are
  * ignored, '#' starts a comment (outside double quotes), a value may be
- * double-quoted. Unknown keys, repeated keys (except postmux_port, one port a
- * line) and sections are errors: a typo must not silently leave a default in
- * force.
+ * double-quoted. Unknown keys, repeated keys (except postmux_port,
+ * postmux_route and postmux_vip, one item a line) and sections are errors: a
+ * typo must not silently leave a default in force.
+ *
+ * Checks that need the whole file (a vip's port, a route's gateway on a
+ * port's subnet) run after the last line and report the line they concern.
  */
 #include "config.h"
 
@@ -32,6 +35,19 @@ why_fmt(char *why, size_t whylen, const char *fmt, ...)
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+static uint32_t
+v4_get(const struct pm_addr *a)
+{
+	return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
+	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+}
+
+static uint32_t
+v4_mask(uint32_t len)
+{
+	return len == 0 ? 0 : UINT32_MAX << (32 - len);
 }
 
 int
@@ -336,8 +352,159 @@ set_port(struct pm_config *c, const char *v, char *why, size_t whylen)
 	if (parse_uint(slash + 1, 0, 32, &plen) < 0)
 		return why_fmt(why, whylen, "'%s' is not a prefix length from 0 to 32", slash + 1);
 	pt->prefixlen = (uint8_t)plen;
+	/* The connected routes must tell the ports apart (net/route.h). */
+	for (i = 0; i < c->nports; i++) {
+		if (c->ports[i].prefixlen == pt->prefixlen &&
+		    (v4_get(&c->ports[i].addr) & v4_mask(plen)) ==
+		    (v4_get(&pt->addr) & v4_mask(plen)))
+			return why_fmt(why, whylen, "port '%s' is on the subnet of port '%s'",
+				       pt->name, c->ports[i].name);
+	}
 	c->nports++;
 	return 0;
+}
+
+/* Parse "<ipv4>" from @s into @a; false if it is not an IPv4 address. */
+static bool
+parse_v4(const char *s, size_t len, struct pm_addr *a)
+{
+	return pm_addr_parse(a, s, len) == 0 && a->family == PM_AF_INET;
+}
+
+/* "<prefix>/<len> via <gateway>" or "default via <gateway>" */
+static int
+set_route(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	static const char usage[] =
+		"expected \"<prefix>/<length> via <gateway>\" or \"default via <gateway>\"";
+	struct pm_route_spec *r;
+	char dst[64], via[8], gw[64], extra[2], *slash;
+	const char *p = v;
+	uint32_t plen;
+
+	if (c->nroutes == PM_ROUTE_MAX)
+		return why_fmt(why, whylen, "more than %d routes", PM_ROUTE_MAX);
+	if (next_word(&p, dst, sizeof(dst)) <= 0 || next_word(&p, via, sizeof(via)) <= 0 ||
+	    strcmp(via, "via") != 0 || next_word(&p, gw, sizeof(gw)) <= 0)
+		return why_fmt(why, whylen, "%s", usage);
+	if (next_word(&p, extra, sizeof(extra)) != 0)
+		return why_fmt(why, whylen, "%s (trailing text)", usage);
+	r = &c->routes[c->nroutes];
+	memset(r, 0, sizeof(*r));
+	if (strcmp(dst, "default") == 0) {
+		parse_v4("0.0.0.0", 7, &r->prefix);
+		r->len = 0;
+	} else {
+		slash = strchr(dst, '/');
+		if (slash == NULL)
+			return why_fmt(why, whylen, "'%s' has no /prefix length", dst);
+		if (!parse_v4(dst, (size_t)(slash - dst), &r->prefix))
+			return why_fmt(why, whylen, "'%.*s' is not an IPv4 address",
+				       (int)(slash - dst), dst);
+		if (parse_uint(slash + 1, 0, 32, &plen) < 0)
+			return why_fmt(why, whylen, "'%s' is not a prefix length from 0 to 32",
+				       slash + 1);
+		r->len = (uint8_t)plen;
+	}
+	if (!parse_v4(gw, strlen(gw), &r->gw))
+		return why_fmt(why, whylen, "gateway '%s' is not an IPv4 address", gw);
+	c->nroutes++;
+	return 0;
+}
+
+/* "<port name> <ipv4 address>"; the port is looked up at the end. */
+static int
+set_vip(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	static const char usage[] = "expected \"<port name> <ipv4 address>\"";
+	struct pm_config_vip *vip;
+	char addr[64], extra[2];
+	const char *p = v;
+	uint32_t a;
+	int n;
+
+	if (c->nvips == PM_CONFIG_VIPS_MAX)
+		return why_fmt(why, whylen, "more than %d VIPs", PM_CONFIG_VIPS_MAX);
+	vip = &c->vips[c->nvips];
+	memset(vip, 0, sizeof(*vip));
+	n = next_word(&p, vip->port_name, sizeof(vip->port_name));
+	if (n < 0)
+		return why_fmt(why, whylen, "port name longer than %d bytes",
+			       PM_CONFIG_PORT_NAME_MAX - 1);
+	if (n == 0 || next_word(&p, addr, sizeof(addr)) <= 0)
+		return why_fmt(why, whylen, "%s", usage);
+	if (next_word(&p, extra, sizeof(extra)) != 0)
+		return why_fmt(why, whylen, "%s (trailing text)", usage);
+	if (!parse_v4(addr, strlen(addr), &vip->addr))
+		return why_fmt(why, whylen, "'%s' is not an IPv4 address", addr);
+	/* 0/8 "this network", 127/8 loopback, 224/4 multicast and everything
+	 * above (240/4 reserved, the limited broadcast) never name us on a link. */
+	a = v4_get(&vip->addr);
+	if (a >> 24 == 0 || a >> 24 == 127 || a >> 28 >= 14)
+		return why_fmt(why, whylen, "'%s' is not a unicast address", addr);
+	c->nvips++;
+	return 0;
+}
+
+static int
+set_neigh_entries(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	uint32_t n;
+
+	if (parse_uint(v, PM_NEIGH_CAPACITY_MIN, PM_NEIGH_CAPACITY_MAX, &n) < 0 ||
+	    (n & (n - 1)) != 0)
+		return why_fmt(why, whylen, "'%s' is not a power of two from %u to %u", v,
+			       PM_NEIGH_CAPACITY_MIN, PM_NEIGH_CAPACITY_MAX);
+	c->neigh.capacity = n;
+	return 0;
+}
+
+static int
+set_neigh_queue(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (parse_uint(v, 1, PM_NEIGH_QLEN_MAX, &c->neigh.qlen) < 0)
+		return why_fmt(why, whylen, "'%s' is not a number from 1 to %u", v,
+			       PM_NEIGH_QLEN_MAX);
+	return 0;
+}
+
+static int
+set_arp_probes(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (parse_uint(v, 1, PM_NEIGH_PROBES_MAX, &c->neigh.probes) < 0)
+		return why_fmt(why, whylen, "'%s' is not a number from 1 to %u", v,
+			       PM_NEIGH_PROBES_MAX);
+	return 0;
+}
+
+/* A time from @min to @max ms, both named in the message as @range. */
+static int
+set_time_range(uint64_t *dst, const char *v, uint64_t min, uint64_t max, const char *range,
+	       char *why, size_t whylen)
+{
+	uint64_t ms;
+
+	if (pm_config_parse_time_ms(v, &ms) < 0)
+		return why_fmt(why, whylen, "'%s' is not a time (e.g. \"30 s\")", v);
+	if (ms < min || ms > max)
+		return why_fmt(why, whylen, "'%s' is not from %s", v, range);
+	*dst = ms;
+	return 0;
+}
+
+static int
+set_arp_reachable(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	return set_time_range(&c->neigh.reachable_ms, v, 1000, 3600000, "1 s to 1 hour", why,
+			      whylen);
+}
+
+static int
+set_arp_retrans(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	/* The worker runs the ARP timers every 100 ms: less is not honoured. */
+	return set_time_range(&c->neigh.retrans_ms, v, 100, 60000, "100 ms to 1 min", why,
+			      whylen);
 }
 
 static const struct setting settings[] = {
@@ -357,7 +524,20 @@ static const struct setting settings[] = {
 	{ "postmux_dpdk_args", set_dpdk_args },
 	{ "postmux_port", set_port },	/* repeatable: one port a line */
 	{ "postmux_lcores", set_lcores },
+	{ "postmux_route", set_route },	/* repeatable */
+	{ "postmux_vip", set_vip },	/* repeatable */
+	{ "postmux_neigh_entries", set_neigh_entries },
+	{ "postmux_neigh_queue", set_neigh_queue },
+	{ "postmux_arp_reachable_time", set_arp_reachable },
+	{ "postmux_arp_retrans_time", set_arp_retrans },
+	{ "postmux_arp_probes", set_arp_probes },
 };
+
+static bool
+repeatable(const struct setting *st)
+{
+	return st->apply == set_port || st->apply == set_route || st->apply == set_vip;
+}
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -373,6 +553,7 @@ pm_config_defaults(struct pm_config *c)
 	strcpy(c->state_file, "/var/lib/postmux/state");
 	strcpy(c->dpdk_args, "--in-memory");
 	c->lcores = 1;
+	pm_neigh_params_defaults(&c->neigh);
 }
 
 void
@@ -381,6 +562,116 @@ pm_config_free(struct pm_config *c)
 	free(c->servers);
 	c->servers = NULL;
 	c->nservers = 0;
+}
+
+/* The first @nroutes routes of @c over its ports. */
+static int
+build_routes(const struct pm_config *c, size_t nroutes, struct pm_route_table *t, char *err,
+	     size_t errlen)
+{
+	struct pm_route_if ifs[PM_CONFIG_PORTS_MAX];
+	size_t i;
+
+	for (i = 0; i < c->nports; i++) {
+		ifs[i].addr = c->ports[i].addr;
+		ifs[i].prefixlen = c->ports[i].prefixlen;
+	}
+	return pm_route_build(t, ifs, c->nports, c->routes, nroutes, err, errlen);
+}
+
+int
+pm_config_routes(const struct pm_config *c, struct pm_route_table *t, char *err, size_t errlen)
+{
+	return build_routes(c, c->nroutes, t, err, errlen);
+}
+
+/* After the last line: every vip names a port, and no address is used
+ * twice. @line[i] is the line of vips[i]. */
+static int
+check_vips(struct pm_config *c, const char *name, const unsigned int *line, char *err,
+	   size_t errlen)
+{
+	size_t i, j, per;
+
+	for (i = 0; i < c->nvips; i++) {
+		struct pm_config_vip *v = &c->vips[i];
+		char a[PM_ADDR_STRLEN];
+
+		pm_addr_format(&v->addr, a, sizeof(a));
+		for (j = 0; j < c->nports; j++) {
+			if (strcmp(c->ports[j].name, v->port_name) == 0)
+				break;
+		}
+		if (j == c->nports) {
+			snprintf(err, errlen, "%s:%u: postmux_vip: no postmux_port named '%s'",
+				 name, line[i], v->port_name);
+			return -EINVAL;
+		}
+		v->port = (uint16_t)j;
+		for (j = 0; j < c->nports; j++) {
+			if (pm_addr_eq(&v->addr, &c->ports[j].addr)) {
+				snprintf(err, errlen, "%s:%u: postmux_vip: %s is the address of "
+					 "port '%s'", name, line[i], a, c->ports[j].name);
+				return -EINVAL;
+			}
+		}
+		for (j = 0, per = 0; j < i; j++) {
+			if (pm_addr_eq(&v->addr, &c->vips[j].addr)) {
+				snprintf(err, errlen, "%s:%u: postmux_vip: %s is a VIP of port "
+					 "'%s' already (line %u)", name, line[i], a,
+					 c->ports[c->vips[j].port].name, line[j]);
+				return -EINVAL;
+			}
+			per += c->vips[j].port == v->port;
+		}
+		if (per == PM_CONFIG_VIPS_PER_PORT) {
+			snprintf(err, errlen, "%s:%u: postmux_vip: port '%s' has more than %d VIPs",
+				 name, line[i], v->port_name, PM_CONFIG_VIPS_PER_PORT);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* After the last line: the routes against the ports. Builds the table
+ * with one route more each time, so that the message names the line of
+ * the first route that fails. @line[i] is the line of routes[i]. */
+static int
+check_routes(const struct pm_config *c, const char *name, const unsigned int *line, char *err,
+	     size_t errlen)
+{
+	struct pm_route_table t;
+	char why[256];
+	size_t k;
+
+	if (c->nroutes == 0)
+		return 0;
+	if (c->nports == 0) {
+		snprintf(err, errlen, "%s:%u: postmux_route needs a postmux_port", name, line[0]);
+		return -EINVAL;
+	}
+	for (k = 1; k <= c->nroutes; k++) {
+		const struct pm_route_spec *r = &c->routes[k - 1];
+		size_t j;
+
+		if (build_routes(c, k, &t, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%u: postmux_route: %s", name, line[k - 1], why);
+			return -EINVAL;
+		}
+		/* pm_route_build() knows the ports' addresses, not the VIPs. */
+		for (j = 0; j < c->nvips; j++) {
+			if (pm_addr_eq(&r->gw, &c->vips[j].addr)) {
+				char a[PM_ADDR_STRLEN];
+
+				pm_addr_format(&r->gw, a, sizeof(a));
+				snprintf(err, errlen, "%s:%u: postmux_route: gateway %s is a VIP "
+					 "of port '%s'", name, line[k - 1], a,
+					 c->vips[j].port_name);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
 }
 
 static char *
@@ -434,6 +725,7 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 	bool seen[NSETTINGS] = { false };
 	const char *p = text;
 	unsigned int lineno = 0, hash_line = 0;
+	unsigned int route_line[PM_ROUTE_MAX], vip_line[PM_CONFIG_VIPS_MAX];
 	char *line = malloc(MAX_LINE + 1);
 	char why[512];
 	int ret = 0;
@@ -485,7 +777,7 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 			ret = -EINVAL;
 			break;
 		}
-		if (seen[i] && settings[i].apply != set_port) {
+		if (seen[i] && !repeatable(&settings[i])) {
 			snprintf(err, errlen, "%s:%u: %s is set twice", name, lineno, key);
 			ret = -EINVAL;
 			break;
@@ -499,6 +791,10 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 			ret = -EINVAL;
 			break;
 		}
+		if (settings[i].apply == set_route)
+			route_line[c->nroutes - 1] = lineno;
+		else if (settings[i].apply == set_vip)
+			vip_line[c->nvips - 1] = lineno;
 	}
 	free(line);
 	if (ret == 0 &&
@@ -508,6 +804,10 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 		snprintf(err, errlen, "%s:%u: %s", name, hash_line, why);
 		ret = -EINVAL;
 	}
+	if (ret == 0)
+		ret = check_vips(c, name, vip_line, err, errlen);
+	if (ret == 0)
+		ret = check_routes(c, name, route_line, err, errlen);
 	return ret;
 }
 

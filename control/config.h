@@ -19,6 +19,8 @@
 
 #include "director/director.h"
 #include "hostspec.h"
+#include "net/neigh.h"
+#include "net/route.h"
 
 #define PM_CONFIG_PATH_MAX 108	/* sun_path of a UNIX socket */
 #define PM_CONFIG_PORTS_MAX 16	/* postmux_port lines */
@@ -26,6 +28,11 @@
 #define PM_CONFIG_DEVARGS_MAX 256
 #define PM_CONFIG_DPDK_ARGS_MAX 1024
 #define PM_CONFIG_LCORES_MAX 64
+#define PM_CONFIG_VIPS_MAX 64		/* postmux_vip lines in all */
+#define PM_CONFIG_VIPS_PER_PORT 16
+
+/* Port index = connected-route index (net/route.h). */
+_Static_assert(PM_CONFIG_PORTS_MAX <= PM_ROUTE_IFS_MAX, "more ports than connected routes");
 
 /* One postmux_port line: "<name> <devargs> <ipv4 addr>/<len>". */
 struct pm_config_port {
@@ -33,6 +40,18 @@ struct pm_config_port {
 	char devargs[PM_CONFIG_DEVARGS_MAX];	/* "<driver><n>[,key=value...]" */
 	struct pm_addr addr;			/* PM_AF_INET */
 	uint8_t prefixlen;			/* 0..32 */
+};
+
+/*
+ * One postmux_vip line: "<port name> <ipv4 address>", an extra address the
+ * data plane answers ARP and ICMP echo for on that port. Kept in one flat
+ * list in file order (not per port) because a vip line may come before its
+ * port's line; @port is filled in when the whole file has been read.
+ */
+struct pm_config_vip {
+	char port_name[PM_CONFIG_PORT_NAME_MAX];
+	uint16_t port;				/* index into ports[] */
+	struct pm_addr addr;			/* PM_AF_INET, unicast */
 };
 
 struct pm_config {
@@ -56,6 +75,17 @@ struct pm_config {
 	struct pm_config_port ports[PM_CONFIG_PORTS_MAX];
 	size_t nports;
 	uint32_t lcores;			/* worker lcores, default 1 */
+
+	/* postmux_route lines in file order; validated against the ports
+	 * (pm_config_routes() builds the table). */
+	struct pm_route_spec routes[PM_ROUTE_MAX];
+	size_t nroutes;
+	struct pm_config_vip vips[PM_CONFIG_VIPS_MAX];
+	size_t nvips;
+	/* postmux_neigh_* and postmux_arp_* settings; failed_ms, gc_ms and
+	 * seed keep pm_neigh_params_defaults(); the worker must set a random
+	 * seed before pm_neigh_init(). */
+	struct pm_neigh_params neigh;
 };
 
 /* Defaults: Dovecot's director defaults and paths under /run/postmux and
@@ -75,6 +105,14 @@ int pm_config_parse(struct pm_config *c, const char *text, const char *name, cha
 int pm_config_load(struct pm_config *c, const char *path, char *err, size_t errlen);
 
 void pm_config_free(struct pm_config *c);
+
+/*
+ * Build @t from @c's ports (port i = ports[i], its connected subnet) and
+ * routes. Succeeds for any configuration pm_config_parse() accepted.
+ * Returns 0 or -EINVAL with the reason in @err. Does not allocate.
+ */
+int pm_config_routes(const struct pm_config *c, struct pm_route_table *t, char *err,
+		     size_t errlen);
 
 /*
  * Parse a Dovecot time value ("15 min", "2 s", "900", "500 ms") into

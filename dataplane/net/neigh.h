@@ -51,8 +51,9 @@
  * finaliser. It is not a keyed PRF such as SipHash: the keys are addresses of
  * the local configuration and ARP senders on directly attached links, the
  * seed is per table and unknown to them, and the damage an attacker could do
- * is bounded anyway (clusters are bounded by the 1/2 load; the table by
- * capacity). Give params.seed a random value (the worker uses rte_rand()).
+ * is limited anyway: a lookup never walks more than the 2 * capacity slots,
+ * and with unpredictable hashes a load of 1/2 keeps the expected walk to a
+ * few slots. Give params.seed a random value (from rte_rand() in the worker).
  *
  * Learning cannot fill the table: pm_neigh_learn(create = true) stops
  * creating entries at capacity - capacity / 8 live entries, so a host on the

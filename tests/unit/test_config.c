@@ -155,6 +155,9 @@ test_config_errors_name_file_and_line(void **state)
 		  "test.conf:2: postmux_port: device net_af_packet0 is used by port 'a' too" },
 		{ "postmux_lcores = 0\n", "test.conf:1: postmux_lcores: '0' is not a number from 1 to 64" },
 		{ "postmux_lcores = 1\npostmux_lcores = 1\n", "test.conf:2: postmux_lcores is set twice" },
+		{ "postmux_port = a net_af_packet0 10.0.0.1/24\n"
+		  "postmux_port = b net_af_packet1 10.0.0.2/24\n",
+		  "test.conf:2: postmux_port: port 'b' is on the subnet of port 'a'" },
 	};
 	struct pm_config c;
 	char err[512];
@@ -201,6 +204,279 @@ test_config_dataplane_ports_are_read(void **state)
 	pm_config_free(&c);
 }
 
+/* Two ports for the route and vip tests: lines 1 and 2. */
+#define TWO_PORTS							\
+	"postmux_port = client net_af_packet0 192.0.2.1/24\n"		\
+	"postmux_port = backend net_af_packet1 10.0.0.1/24\n"
+
+/* Routes, VIPs and the neighbour table: values, defaults, and a vip line
+ * before its port. */
+static void
+test_config_routes_vips_and_neigh_are_read(void **state)
+{
+	static const char text[] =
+		"postmux_vip = client 192.0.2.10\n"
+		TWO_PORTS
+		"postmux_route = 198.51.100.0/24 via 10.0.0.254\n"
+		"postmux_route = default via 192.0.2.254   # upstream\n"
+		"postmux_vip = client 203.0.113.80\n"
+		"postmux_vip = backend\t10.0.0.2\n"
+		"postmux_neigh_entries = 4096\n"
+		"postmux_neigh_queue = 64\n"
+		"postmux_arp_reachable_time = 1 min\n"
+		"postmux_arp_retrans_time = 250 ms\n"
+		"postmux_arp_probes = 5\n";
+	struct pm_neigh_params d;
+	struct pm_route_table t;
+	struct pm_addr dst, nh;
+	struct pm_config c;
+	char err[256], ip[PM_ADDR_STRLEN];
+	uint16_t port;
+
+	(void)state;
+	pm_neigh_params_defaults(&d);
+	assert_int_equal(parse(&c, "", err, sizeof(err)), 0);
+	assert_int_equal(c.nroutes, 0);
+	assert_int_equal(c.nvips, 0);
+	assert_memory_equal(&c.neigh, &d, sizeof(d));
+
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.nroutes, 2);
+	pm_addr_format(&c.routes[0].prefix, ip, sizeof(ip));
+	assert_string_equal(ip, "198.51.100.0");
+	assert_int_equal(c.routes[0].len, 24);
+	pm_addr_format(&c.routes[0].gw, ip, sizeof(ip));
+	assert_string_equal(ip, "10.0.0.254");
+	pm_addr_format(&c.routes[1].prefix, ip, sizeof(ip));
+	assert_string_equal(ip, "0.0.0.0");
+	assert_int_equal(c.routes[1].len, 0);
+	/* VIPs in file order, their port resolved by name. */
+	assert_int_equal(c.nvips, 3);
+	assert_string_equal(c.vips[0].port_name, "client");
+	assert_int_equal(c.vips[0].port, 0);
+	pm_addr_format(&c.vips[0].addr, ip, sizeof(ip));
+	assert_string_equal(ip, "192.0.2.10");
+	assert_int_equal(c.vips[1].port, 0);
+	assert_int_equal(c.vips[2].port, 1);
+	pm_addr_format(&c.vips[2].addr, ip, sizeof(ip));
+	assert_string_equal(ip, "10.0.0.2");
+	/* The neighbour table; failed_ms and gc_ms keep their defaults. */
+	assert_int_equal(c.neigh.capacity, 4096);
+	assert_int_equal(c.neigh.qlen, 64);
+	assert_int_equal(c.neigh.reachable_ms, 60000);
+	assert_int_equal(c.neigh.retrans_ms, 250);
+	assert_int_equal(c.neigh.probes, 5);
+	assert_int_equal(c.neigh.failed_ms, d.failed_ms);
+	assert_int_equal(c.neigh.gc_ms, d.gc_ms);
+	assert_true(pm_neigh_memsize(&c.neigh) > 0);
+	/* The route table the data plane will build. */
+	assert_int_equal(pm_config_routes(&c, &t, err, sizeof(err)), 0);
+	assert_int_equal(pm_route_count(&t), 4);
+	pm_addr_parse(&dst, "198.51.100.25", 13);
+	assert_int_equal(pm_route_lookup(&t, &dst, &port, &nh), 0);
+	assert_int_equal(port, 1);
+	pm_addr_format(&nh, ip, sizeof(ip));
+	assert_string_equal(ip, "10.0.0.254");
+	pm_addr_parse(&dst, "8.8.8.8", 7);
+	assert_int_equal(pm_route_lookup(&t, &dst, &port, &nh), 0);
+	assert_int_equal(port, 0);
+	pm_config_free(&c);
+}
+
+/* The documented example (docs/configuration.md) parses. */
+static void
+test_config_documented_route_example_is_valid(void **state)
+{
+	static const char text[] =
+		"postmux_port = client net_af_packet0,iface=pmc0-dp 192.0.2.1/24\n"
+		"postmux_port = backend net_af_packet1,iface=pmb0-dp 10.0.0.1/24\n"
+		"postmux_vip = client 192.0.2.143\n"
+		"postmux_route = 198.51.100.0/24 via 10.0.0.254\n"
+		"postmux_route = default via 192.0.2.254\n"
+		"director_mail_servers = 198.51.100.10-198.51.100.19\n";
+	struct pm_route_table t;
+	struct pm_addr dst, nh;
+	struct pm_config c;
+	char err[256], ip[PM_ADDR_STRLEN];
+	uint16_t port;
+
+	(void)state;
+	if (parse(&c, text, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	/* What the text after the example says. */
+	assert_int_equal(pm_config_routes(&c, &t, err, sizeof(err)), 0);
+	pm_addr_parse(&dst, "198.51.100.12", 13);
+	assert_int_equal(pm_route_lookup(&t, &dst, &port, &nh), 0);
+	assert_string_equal(c.ports[port].name, "backend");
+	pm_addr_format(&nh, ip, sizeof(ip));
+	assert_string_equal(ip, "10.0.0.254");
+	pm_addr_parse(&dst, "10.0.0.77", 9);
+	assert_int_equal(pm_route_lookup(&t, &dst, &port, &nh), 0);
+	assert_string_equal(c.ports[port].name, "backend");
+	assert_true(pm_addr_eq(&nh, &dst));
+	pm_addr_parse(&dst, "203.0.113.9", 11);
+	assert_int_equal(pm_route_lookup(&t, &dst, &port, &nh), 0);
+	assert_string_equal(c.ports[port].name, "client");
+	pm_addr_format(&nh, ip, sizeof(ip));
+	assert_string_equal(ip, "192.0.2.254");
+	pm_config_free(&c);
+}
+
+/* Every route, vip and neighbour-table mistake, with file and line. */
+static void
+test_config_route_vip_neigh_errors_name_file_and_line(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		/* postmux_route syntax, at its line */
+		{ TWO_PORTS "postmux_route = 198.51.100.0/24 10.0.0.254\n",
+		  "test.conf:3: postmux_route: expected \"<prefix>/<length> via <gateway>\" or "
+		  "\"default via <gateway>\"" },
+		{ TWO_PORTS "postmux_route = default\n", "test.conf:3: postmux_route: expected" },
+		{ TWO_PORTS "postmux_route = default via 10.0.0.254 x\n", "(trailing text)" },
+		{ TWO_PORTS "postmux_route = 198.51.100.0 via 10.0.0.254\n",
+		  "test.conf:3: postmux_route: '198.51.100.0' has no /prefix length" },
+		{ TWO_PORTS "postmux_route = 198.51.100.x/24 via 10.0.0.254\n",
+		  "postmux_route: '198.51.100.x' is not an IPv4 address" },
+		{ TWO_PORTS "postmux_route = 2001:db8::/32 via 10.0.0.254\n",
+		  "postmux_route: '2001:db8::' is not an IPv4 address" },
+		{ TWO_PORTS "postmux_route = 198.51.100.0/33 via 10.0.0.254\n",
+		  "postmux_route: '33' is not a prefix length from 0 to 32" },
+		{ TWO_PORTS "postmux_route = default via gw1\n",
+		  "postmux_route: gateway 'gw1' is not an IPv4 address" },
+		/* postmux_route against the ports, at the route's line */
+		{ "postmux_route = default via 10.0.0.254\n",
+		  "test.conf:1: postmux_route needs a postmux_port" },
+		{ TWO_PORTS "postmux_route = default via 10.0.0.254\n"
+		  "postmux_route = 203.0.113.0/24 via 10.0.1.1\n",
+		  "test.conf:4: postmux_route: route 203.0.113.0/24: gateway 10.0.1.1 is on no "
+		  "port's subnet" },
+		{ "postmux_route = 203.0.113.0/24 via 10.9.9.9\n" TWO_PORTS,
+		  "test.conf:1: postmux_route: route 203.0.113.0/24: gateway 10.9.9.9" },
+		{ TWO_PORTS "postmux_route = 203.0.113.1/24 via 10.0.0.254\n",
+		  "test.conf:3: postmux_route: route 203.0.113.1/24: host bits set" },
+		{ TWO_PORTS "postmux_route = default via 10.0.0.254\n\n"
+		  "postmux_route = 0.0.0.0/0 via 192.0.2.254\n",
+		  "test.conf:5: postmux_route: route default is given twice" },
+		{ TWO_PORTS "postmux_route = 10.0.0.0/24 via 192.0.2.254\n",
+		  "test.conf:3: postmux_route: route 10.0.0.0/24: the same prefix as port 1's "
+		  "subnet" },
+		{ TWO_PORTS "postmux_route = default via 10.0.0.1\n",
+		  "gateway 10.0.0.1 is port 1's own address" },
+		{ TWO_PORTS "postmux_vip = backend 10.0.0.9\n"
+		  "postmux_route = default via 10.0.0.9\n",
+		  "test.conf:4: postmux_route: gateway 10.0.0.9 is a VIP of port 'backend'" },
+		/* postmux_vip */
+		{ TWO_PORTS "postmux_vip = client\n",
+		  "test.conf:3: postmux_vip: expected \"<port name> <ipv4 address>\"" },
+		{ TWO_PORTS "postmux_vip = client 192.0.2.9 x\n", "(trailing text)" },
+		{ TWO_PORTS "postmux_vip = client 192.0.2\n",
+		  "postmux_vip: '192.0.2' is not an IPv4 address" },
+		{ TWO_PORTS "postmux_vip = client 2001:db8::1\n", "is not an IPv4 address" },
+		{ TWO_PORTS "postmux_vip = client 224.0.0.1\n",
+		  "postmux_vip: '224.0.0.1' is not a unicast address" },
+		{ TWO_PORTS "postmux_vip = client 255.255.255.255\n", "is not a unicast address" },
+		{ TWO_PORTS "postmux_vip = client 0.1.2.3\n", "is not a unicast address" },
+		{ TWO_PORTS "postmux_vip = client 127.0.0.1\n", "is not a unicast address" },
+		{ TWO_PORTS "postmux_vip = a234567890123456789012345678901234 192.0.2.9\n",
+		  "postmux_vip: port name longer than 31 bytes" },
+		{ "postmux_vip = backend 10.0.0.9\n", "test.conf:1: postmux_vip: no postmux_port "
+		  "named 'backend'" },
+		{ TWO_PORTS "\npostmux_vip = server 10.0.0.9\n",
+		  "test.conf:4: postmux_vip: no postmux_port named 'server'" },
+		{ TWO_PORTS "postmux_vip = backend 192.0.2.1\n",
+		  "test.conf:3: postmux_vip: 192.0.2.1 is the address of port 'client'" },
+		{ "postmux_vip = client 192.0.2.9\n" TWO_PORTS "postmux_vip = backend 192.0.2.9\n",
+		  "test.conf:4: postmux_vip: 192.0.2.9 is a VIP of port 'client' already "
+		  "(line 1)" },
+		/* the neighbour table */
+		{ "postmux_neigh_entries = 1000\n",
+		  "test.conf:1: postmux_neigh_entries: '1000' is not a power of two from 8 to "
+		  "1048576" },
+		{ "postmux_neigh_entries = 4\n", "'4' is not a power of two" },
+		{ "postmux_neigh_entries = 2097152\n", "is not a power of two" },
+		{ "postmux_neigh_queue = 0\n",
+		  "test.conf:1: postmux_neigh_queue: '0' is not a number from 1 to 64" },
+		{ "postmux_neigh_queue = 65\n", "'65' is not a number from 1 to 64" },
+		{ "postmux_arp_probes = 0\n",
+		  "test.conf:1: postmux_arp_probes: '0' is not a number from 1 to 16" },
+		{ "postmux_arp_probes = 17\n", "'17' is not a number from 1 to 16" },
+		{ "postmux_arp_reachable_time = soon\n",
+		  "test.conf:1: postmux_arp_reachable_time: 'soon' is not a time" },
+		{ "postmux_arp_reachable_time = 500 ms\n",
+		  "postmux_arp_reachable_time: '500 ms' is not from 1 s to 1 hour" },
+		{ "postmux_arp_reachable_time = 2 h\n", "'2 h' is not from 1 s to 1 hour" },
+		{ "postmux_arp_retrans_time = 50 ms\n",
+		  "test.conf:1: postmux_arp_retrans_time: '50 ms' is not from 100 ms to 1 min" },
+		{ "postmux_arp_retrans_time = 2 min\n", "is not from 100 ms to 1 min" },
+		{ "postmux_arp_probes = 3\npostmux_arp_probes = 3\n",
+		  "test.conf:2: postmux_arp_probes is set twice" },
+	};
+	struct pm_config c;
+	char err[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse(&c, cases[i].text, err, sizeof(err)), -EINVAL);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: message '%s' lacks '%s'", i, err, cases[i].want);
+		pm_config_free(&c);
+	}
+}
+
+/* The limits: 64 routes, 16 VIPs a port, 64 VIPs in all. */
+static void
+test_config_route_and_vip_limits(void **state)
+{
+	size_t size = 64 * 1024, len, i;
+	char *text = malloc(size), err[512];
+	struct pm_config c;
+
+	(void)state;
+	assert_non_null(text);
+	/* 64 routes are fine, the 65th (line 2 + 65) is not. */
+	len = (size_t)snprintf(text, size, TWO_PORTS);
+	for (i = 0; i < 64; i++)
+		len += (size_t)snprintf(text + len, size - len,
+					"postmux_route = 172.16.%zu.0/24 via 10.0.0.254\n", i);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.nroutes, 64);
+	snprintf(text + len, size - len, "postmux_route = 172.17.0.0/24 via 10.0.0.254\n");
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "test.conf:67: postmux_route: more than 64 routes");
+
+	/* 16 VIPs on a port, then a 17th. */
+	len = (size_t)snprintf(text, size, TWO_PORTS);
+	for (i = 0; i < 16; i++)
+		len += (size_t)snprintf(text + len, size - len,
+					"postmux_vip = client 192.0.2.%zu\n", 100 + i);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.nvips, 16);
+	snprintf(text + len, size - len, "postmux_vip = client 192.0.2.200\n");
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "test.conf:19: postmux_vip: port 'client' has more than 16 VIPs");
+
+	/* 64 VIPs over four ports, then a 65th. */
+	len = 0;
+	for (i = 0; i < 5; i++)
+		len += (size_t)snprintf(text + len, size - len,
+					"postmux_port = p%zu net_af_packet%zu 10.%zu.0.1/24\n",
+					i, i, i);
+	for (i = 0; i < 64; i++)
+		len += (size_t)snprintf(text + len, size - len,
+					"postmux_vip = p%zu 10.%zu.1.%zu\n", i / 16, i / 16, i);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_int_equal(c.nvips, 64);
+	assert_int_equal(c.vips[63].port, 3);
+	snprintf(text + len, size - len, "postmux_vip = p4 10.4.1.1\n");
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "test.conf:70: postmux_vip: more than 64 VIPs");
+	free(text);
+}
+
 static void
 test_config_load_reads_file_and_reports_missing(void **state)
 {
@@ -241,6 +517,10 @@ main(void)
 		cmocka_unit_test(test_config_time_units_follow_dovecot),
 		cmocka_unit_test(test_config_errors_name_file_and_line),
 		cmocka_unit_test(test_config_dataplane_ports_are_read),
+		cmocka_unit_test(test_config_routes_vips_and_neigh_are_read),
+		cmocka_unit_test(test_config_documented_route_example_is_valid),
+		cmocka_unit_test(test_config_route_vip_neigh_errors_name_file_and_line),
+		cmocka_unit_test(test_config_route_and_vip_limits),
 		cmocka_unit_test(test_config_load_reads_file_and_reports_missing),
 	};
 
