@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "port.h"
@@ -91,6 +93,7 @@ main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	struct pm_ctlsock *s;
 	struct pm_ports *pp = NULL;
+	struct call_rcu_data *crd = NULL;
 	struct pm_config cfg;
 	char err[1024];
 	sigset_t sigs;
@@ -143,18 +146,6 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	/* EAL after the signal mask: its threads and the worker lcores
-	 * inherit it, so the signals still reach only the signalfd. */
-	if (cfg.nports > 0) {
-		pp = pm_ports_start(&cfg, argv[0], err, sizeof(err));
-		if (pp == NULL) {
-			pm_log(PM_LOG_ERR, "cannot start the ports: %s", err);
-			close(sfd);
-			pm_config_free(&cfg);
-			return 1;
-		}
-	}
-
 	memset(&sp, 0, sizeof(sp));
 	sp.path = cfg.control_socket;
 	sp.ctl.director = cfg.director;
@@ -168,11 +159,32 @@ main(int argc, char **argv)
 	if (s == NULL) {
 		pm_log(PM_LOG_ERR, "cannot start: out of memory");
 		urcu_qsbr_unregister_thread();
-		if (pp != NULL)
-			pm_ports_stop(pp);
 		close(sfd);
 		pm_config_free(&cfg);
 		return 1;
+	}
+
+	/* EAL after the signal mask: its threads and the worker lcores
+	 * inherit it, so the signals still reach only the signalfd. The
+	 * workers read the director that the ctl loop owns. */
+	if (cfg.nports > 0) {
+		pp = pm_ports_start(&cfg, argv[0], pm_ctl_director(pm_ctlsock_ctl(s)), err,
+				    sizeof(err));
+		if (pp == NULL) {
+			pm_log(PM_LOG_ERR, "cannot start the ports: %s", err);
+			pm_ctlsock_free(s);
+			urcu_qsbr_barrier();
+			urcu_qsbr_unregister_thread();
+			close(sfd);
+			pm_config_free(&cfg);
+			return 1;
+		}
+		/* EAL pinned this thread to the main lcore's CPU: the
+		 * director's call_rcu callbacks run on a thread made here, so
+		 * on that CPU too, off the workers' (STYLE.md 7). */
+		crd = urcu_qsbr_create_call_rcu_data(0, sched_getcpu());
+		if (crd != NULL)
+			urcu_qsbr_set_thread_call_rcu_data(crd);
 	}
 	if (pp == NULL)
 		pm_log(PM_LOG_INFO, "postmux-dataplane %s started (no network ports: director only); "
@@ -195,6 +207,10 @@ main(int argc, char **argv)
 	 * pending call_rcu callback (urcu_qsbr_barrier()). */
 	pm_ctlsock_free(s);
 	urcu_qsbr_barrier();
+	if (crd != NULL) {
+		urcu_qsbr_set_thread_call_rcu_data(NULL);
+		urcu_qsbr_call_rcu_data_free(crd);
+	}
 	urcu_qsbr_unregister_thread();
 	close(sfd);
 	pm_config_free(&cfg);

@@ -18,20 +18,27 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "net/neigh.h"
 
 struct pm_ports;
+struct pm_director;
 
 /*
  * rte_eal_init() with cfg->dpdk_args, a --vdev=<devargs> per port and, if
  * the arguments name no lcores, an -l list of 1 + cfg->lcores CPUs from the
- * process's affinity; then the mbuf pool, every port with one RX and one TX
- * queue per worker, started; then the workers, launched. Returns NULL with
+ * process's affinity; then the routing table, the mbuf pool, every port with
+ * one RX and one TX queue per worker (RSS with our key where the port has
+ * it), started; then the workers (each with its neighbour table and inbox),
+ * launched; then the telemetry commands /postmux/counters, /postmux/neigh
+ * and /postmux/routes. The workers keep the next hops of @director's
+ * backends resolved (@director may be NULL; it must outlive the ports).
+ * Returns NULL with
  * a message in @err on failure (after EAL init, what was set up is undone
  * and rte_eal_cleanup() has run; EAL cannot be initialised twice).
  * Allocates.
  */
-struct pm_ports *pm_ports_start(const struct pm_config *cfg, const char *argv0, char *err,
-				size_t errlen);
+struct pm_ports *pm_ports_start(const struct pm_config *cfg, const char *argv0,
+				struct pm_director *director, char *err, size_t errlen);
 
 /* Receives one counter: @name (e.g. "port.client.rx_packets",
  * "lcore.0.drop.IP_CSUM"; [a-z0-9_.A-Z-]+, at most 63 bytes) and its
@@ -47,6 +54,15 @@ typedef void (*pm_ports_counter_fn)(void *arg, const char *name, uint64_t value)
  * workers' single-writer counters with relaxed loads; does not allocate.
  */
 void pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg);
+
+/*
+ * Copy worker @worker's neighbour table (at most @max entries) into @out;
+ * returns the number of live entries, which may exceed @max, and the
+ * worker's clock in *@now_ms (may be NULL). 0 for an unknown worker. Waits
+ * for the worker (one poll loop); any non-worker thread; serialised.
+ */
+size_t pm_ports_neigh_dump(struct pm_ports *pp, unsigned int worker, struct pm_neigh_info *out,
+			   size_t max, uint64_t *now_ms);
 
 /* Stop the workers and wait for them, log each port's counters, stop and
  * close the ports, free everything and call rte_eal_cleanup(). */

@@ -35,7 +35,11 @@
 	X(ICMP_SHORT, "ICMP message shorter than its 8-byte header")		\
 	X(ICMP_CSUM, "bad ICMP checksum")					\
 	X(NO_MBUF, "no mbuf for a reply")					\
+	X(MBUF_CHAIN, "frame in several mbuf segments (RX has no scatter)")	\
+	X(NO_ROUTE, "no route to the destination")				\
 	X(ARP_QUEUE_FULL, "queue of packets awaiting ARP resolution full")	\
+	X(NEIGH_TABLE_FULL, "neighbour table full: no entry to hold the packet")	\
+	X(NEIGH_UNRESOLVED, "next hop did not answer ARP (or shutdown)")	\
 	X(WRONG_LCORE_RING_FULL, "ring to the owning lcore full")
 
 enum pm_drop {
