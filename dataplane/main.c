@@ -62,6 +62,15 @@ usage(FILE *fp)
 		"failure to start.\n");
 }
 
+/* COUNTERS (pm_ctl_counters_fn): the ports' and workers' counters after the
+ * director's. Runs on the ctl thread, which is the main thread that owns
+ * @arg, the struct pm_ports; the ports outlive the ctl loop. */
+static void
+ports_counters(void *arg, pm_ctl_counter_emit_fn emit, void *emit_arg)
+{
+	pm_ports_counters(arg, emit, emit_arg);
+}
+
 static void
 make_boot_id(uint8_t *id, size_t len)
 {
@@ -160,6 +169,10 @@ main(int argc, char **argv)
 	sp.ctl.director = cfg.director;
 	sp.ctl.pid = (uint32_t)getpid();
 	make_boot_id(sp.ctl.boot_id, sizeof(sp.ctl.boot_id));
+	if (pp != NULL) {
+		sp.ctl.counters = ports_counters;
+		sp.ctl.counters_arg = pp;
+	}
 	memcpy(&seed, sp.ctl.boot_id, sizeof(seed));
 	sp.seed = seed;
 
