@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctlmsg.h"
 #include "director/userhash.h"
 
 #define PM_ADMINCLIENT_HOST_FIELDS 6
@@ -539,6 +540,36 @@ pm_adminclient_parse_user(const char *line, size_t len, struct pm_adminclient_us
 	return 0;
 }
 
+int
+pm_adminclient_parse_counter(const char *line, size_t len, struct pm_adminclient_counter *k)
+{
+	struct pm_adminclient_span sp[2];
+	uint64_t v = 0;
+	size_t i;
+
+	memset(k, 0, sizeof(*k));
+	if (pm_adminclient_spans(line, len, sp, 2) != 2)
+		return -EINVAL;
+	/* A name is never escaped: take its bytes as they are. */
+	if (sp[0].n == 0 || sp[0].n > PM_ADMINPROTO_PREFIX_MAX)
+		return -EINVAL;
+	memcpy(k->name, sp[0].p, sp[0].n);
+	k->name[sp[0].n] = '\0';
+	if (!pm_ctlmsg_counter_name_ok(k->name))
+		return -EINVAL;
+	if (sp[1].n == 0 || sp[1].n > 20)
+		return -EINVAL;
+	for (i = 0; i < sp[1].n; i++) {
+		unsigned int d = (unsigned char)sp[1].p[i] - '0';
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	k->value = v;
+	return 0;
+}
+
 /* ---- output -------------------------------------------------------------------- */
 
 int
@@ -705,6 +736,25 @@ out:
 		free(tags[i]);
 	free(tags);
 	return ret;
+}
+
+int
+pm_adminclient_print_counters(FILE *out, const struct pm_adminclient_counter *k, size_t n)
+{
+	size_t i, wn = 0, wv = 0, w;
+	char num[24];
+
+	for (i = 0; i < n; i++) {
+		w = strlen(k[i].name);
+		wn = w > wn ? w : wn;
+		w = (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)k[i].value);
+		wv = w > wv ? w : wv;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)k[i].value);
+		fprintf(out, "%-*s  %*s\n", (int)wn, k[i].name, (int)wv, num);
+	}
+	return ferror(out) ? -EIO : 0;
 }
 
 int

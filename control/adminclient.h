@@ -189,6 +189,21 @@ struct pm_adminclient_user {
  */
 int pm_adminclient_parse_user(const char *line, size_t len, struct pm_adminclient_user *u);
 
+/* A POSTMUX-COUNTERS line. All fields public. */
+struct pm_adminclient_counter {
+	char name[PM_ADMINPROTO_PREFIX_MAX + 1];
+	uint64_t value;
+};
+
+/*
+ * Parse "name\tvalue": exactly two fields, a valid counter name
+ * (pm_ctlmsg_counter_name_ok(): 1..63 bytes of [A-Za-z0-9_.-], never
+ * escaped) and 1 to 20 decimal digits that fit 64 bits. Returns 0 or
+ * -EINVAL; any other line of a POSTMUX-COUNTERS reply is the server's
+ * error message. No allocation.
+ */
+int pm_adminclient_parse_counter(const char *line, size_t len, struct pm_adminclient_counter *k);
+
 /* ---- pure helpers: output ------------------------------------------------- */
 
 /*
@@ -224,6 +239,18 @@ int pm_adminclient_print_lookup(FILE *out, const struct pm_adminclient_lookup *l
  * temporary copy of the display tags.
  */
 int pm_adminclient_print_status(FILE *out, const struct pm_adminclient_host *hosts, size_t n);
+
+/*
+ * `stats`: one line per counter, in the given order, "name  value": the
+ * names left-aligned and padded to the longest, two spaces, the values in
+ * decimal right-aligned to the widest, so that they line up in one column:
+ *
+ *   director.pins              1
+ *   director.rings_published  12
+ *
+ * Nothing at all for @n == 0. Returns 0 or -EIO (a write error).
+ */
+int pm_adminclient_print_counters(FILE *out, const struct pm_adminclient_counter *k, size_t n);
 
 /*
  * Write @s quoted for a POSIX shell into @buf (@size bytes, NUL added): as

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ctlmsg.h"
 #include "director/userhash.h"
 
 _Static_assert(PM_ADMINPROTO_LINE_MAX <= UINT16_MAX, "line length must fit pm_adminproto.len");
@@ -53,7 +54,12 @@ static const struct {
 					    "doveadm sent invalid DIRECTOR-REMOVE parameters" },
 	[PM_ADMINPROTO_USER_ASSIGN] = { "USER-ASSIGN",
 					"doveadm sent invalid USER-ASSIGN parameters" },
+	[PM_ADMINPROTO_POSTMUX_COUNTERS] = { "POSTMUX-COUNTERS",
+					     "doveadm sent invalid POSTMUX-COUNTERS parameters" },
 };
+
+_Static_assert(PM_ADMINPROTO_PREFIX_MAX == PM_CTLMSG_COUNTER_NAME_MAX,
+	       "a prefix is at most a counter name");
 
 static const char pm_adminproto_version_prefix[] = "VERSION\tdirector-doveadm\t";
 static const char pm_adminproto_bad_version[] =
@@ -628,6 +634,16 @@ pm_adminproto_args(struct pm_adminproto_cmd *cmd, const struct pm_adminproto_spa
 		if (nargs >= 2)
 			cmd->tag_len = pm_adminproto_field(&args[1], cmd->tag);
 		return PM_ADMINPROTO_RUN;
+	case PM_ADMINPROTO_POSTMUX_COUNTERS:
+		/* postmux's own, so strict: at most one argument, and a prefix
+		 * only of the bytes a counter name can have. */
+		if (nargs > 1)
+			return pm_adminproto_close(cmd, bad);
+		if (nargs == 1)
+			cmd->field_len = pm_adminproto_field(&args[0], cmd->field);
+		if (cmd->field_len > 0 && !pm_ctlmsg_counter_name_ok(cmd->field))
+			return pm_adminproto_close(cmd, bad);
+		return PM_ADMINPROTO_RUN;
 	case PM_ADMINPROTO_NONE:
 	case PM_ADMINPROTO_KIND__COUNT:
 		break;
@@ -1002,5 +1018,22 @@ pm_adminproto_fmt_director_self(char *buf, size_t size, const struct pm_addr *ip
 	pm_adminproto_put_i64(&o, last_failed_s);
 	pm_adminproto_put_str(&o, "\tring synced\t");
 	pm_adminproto_put_u64(&o, last_sync_ms);
+	return pm_adminproto_out_end(&o);
+}
+
+int
+pm_adminproto_fmt_counter(char *buf, size_t size, const char *name, uint64_t value)
+{
+	struct pm_adminproto_out o;
+
+	pm_adminproto_out_init(&o, buf, size);
+	if (!pm_ctlmsg_counter_name_ok(name)) {
+		if (size > 0)
+			buf[0] = '\0';
+		return -EINVAL;
+	}
+	pm_adminproto_put_str(&o, name);
+	pm_adminproto_put(&o, "\t", 1);
+	pm_adminproto_put_u64(&o, value);
 	return pm_adminproto_out_end(&o);
 }

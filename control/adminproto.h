@@ -87,6 +87,9 @@
 #define PM_ADMINPROTO_R_RING_SYNC_TIMEOUT "Ring sync timed out\n"
 #define PM_ADMINPROTO_R_END "\n"	/* ends HOST-LIST, USER-LIST, ... */
 
+/* POSTMUX-COUNTERS: longest name prefix (a counter name's bound). */
+#define PM_ADMINPROTO_PREFIX_MAX 63
+
 /* What pm_adminproto_feed() and pm_adminproto_decode_line() report. */
 enum pm_adminproto_status {
 	PM_ADMINPROTO_AGAIN,	/* all input consumed; no complete line yet */
@@ -116,6 +119,7 @@ enum pm_adminproto_kind {
 	PM_ADMINPROTO_DIRECTOR_ADD,
 	PM_ADMINPROTO_DIRECTOR_REMOVE,
 	PM_ADMINPROTO_USER_ASSIGN,	/* postmux only */
+	PM_ADMINPROTO_POSTMUX_COUNTERS,	/* postmux only */
 	PM_ADMINPROTO_KIND__COUNT
 };
 
@@ -146,6 +150,15 @@ enum pm_adminproto_kind {
  *                 pm_adminproto_fmt_addr()), PM_ADMINPROTO_R_TRYAGAIN while
  *                 the user is being moved, PM_ADMINPROTO_R_NOTFOUND when the
  *                 tag's ring is empty.
+ *   POSTMUX-COUNTERS  field: the counter-name prefix, "" (no argument, or an
+ *                 empty one) for every counter; else 1 to
+ *                 PM_ADMINPROTO_PREFIX_MAX bytes of [A-Za-z0-9_.-]. A second
+ *                 argument, or a prefix of other bytes, closes. The answer
+ *                 is a list: one pm_adminproto_fmt_counter() line per
+ *                 counter whose name starts with the prefix, then
+ *                 PM_ADMINPROTO_R_END; an error is one line without a TAB
+ *                 before PM_ADMINPROTO_R_END (counter lines always have
+ *                 exactly one). doveadm never sends it.
  *
  * user_is_hash: the user field is a decimal number that fits 32 bits
  * (Dovecot's str_to_uint()), so Dovecot takes it as the user hash itself;
@@ -298,5 +311,12 @@ int pm_adminproto_fmt_lookup(char *buf, size_t size, const struct pm_addr *cur,
 int pm_adminproto_fmt_director_self(char *buf, size_t size, const struct pm_addr *ip,
 				    uint16_t port, int64_t last_failed_s,
 				    uint32_t last_sync_ms);
+
+/*
+ * POSTMUX-COUNTERS: "name\tvalue\n", the value in decimal. @name must be a
+ * valid counter name (pm_ctlmsg_counter_name_ok(): 1..63 bytes of
+ * [A-Za-z0-9_.-], so it is never escaped); -EINVAL otherwise.
+ */
+int pm_adminproto_fmt_counter(char *buf, size_t size, const char *name, uint64_t value);
 
 #endif

@@ -40,6 +40,15 @@
  *                       other director is listed as unreachable (postmux
  *                       has no ring protocol to connect with; logged)
  *   DIRECTOR-REMOVE     a listed director, or self: OK; others: NOTFOUND
+ *   POSTMUX-COUNTERS [prefix]  (postmux only) dp COUNTERS: one "name\tvalue"
+ *                       line per counter whose name starts with prefix, in
+ *                       the data plane's order, then the end line. Never
+ *                       waits: without a ready dp it answers "data plane not
+ *                       connected" and the end line at once (counters are
+ *                       diagnostics; an operator wants to know now, not in
+ *                       30 s); a dp lost meanwhile gives "data plane
+ *                       disconnected" and the end line, and the request is
+ *                       not sent again
  *
  * User names given to USER-LOOKUP and USER-MOVE are hashed with
  * director_username_hash but without the master-user separator, as
@@ -71,6 +80,8 @@
 #define R_DP_LOST "data plane disconnected - result unknown\n"
 #define R_TOO_LONG "argument too long\n"
 #define R_NOMEM "out of memory\n"
+#define R_NO_DP "data plane not connected\n"
+#define R_DP_GONE "data plane disconnected\n"
 
 /* USER-ASSIGN: shortest pause between retries of a user being moved. */
 #define ASSIGN_RETRY_MIN_MS 100u
@@ -445,7 +456,8 @@ reply_wait_timeout(struct pm_controller *c, struct client *cl)
 		cl->cmd.has_ip ? " " : "", cl->cmd.has_ip ? ipstr(&cl->cmd.ip, ip) : "",
 		PM_CONTROLLER_WAIT_MS / 1000);
 	out_str(c, cl, PM_ADMINPROTO_R_RING_SYNC_TIMEOUT);
-	if (cl->cmd.kind == PM_ADMINPROTO_USER_LIST)
+	if (cl->cmd.kind == PM_ADMINPROTO_USER_LIST ||
+	    cl->cmd.kind == PM_ADMINPROTO_POSTMUX_COUNTERS)
 		out_str(c, cl, PM_ADMINPROTO_R_END);
 }
 
@@ -847,9 +859,23 @@ build_request(struct pm_controller *c, struct client *cl, struct pm_ctlmsg *m)
 		memcpy(m->u.user_assign.user, cmd->user, cmd->user_len + 1);
 		memcpy(m->u.user_assign.tag, cmd->tag, cmd->tag_len + 1);
 		return true;
+	case PM_ADMINPROTO_POSTMUX_COUNTERS:
+		pm_ctlmsg_init(m, PM_CTLMSG_COUNTERS, 0, 0);
+		return true;
 	default:
 		return false;
 	}
+}
+
+/* POSTMUX-COUNTERS without a data plane to ask: an error line (no TAB, so
+ * never taken for a counter) and the end of the list, at once. */
+static void
+reply_counters_error(struct pm_controller *c, struct client *cl, const char *line)
+{
+	ctl_log(c, PM_CONTROLLER_INFO, "admin client %llu: POSTMUX-COUNTERS: %.*s",
+		(unsigned long long)cl->id, (int)strlen(line) - 1, line);
+	out_str(c, cl, line);
+	out_str(c, cl, PM_ADMINPROTO_R_END);
 }
 
 /* Send the client's command to the data plane, or wait for one. */
@@ -870,6 +896,11 @@ dp_command(struct pm_controller *c, struct client *cl)
 		/* HOST-LIST never waits: the state, without user counts. */
 		if (cl->cmd.kind == PM_ADMINPROTO_HOST_LIST) {
 			reply_host_list(c, cl, NULL, 0);
+			return;
+		}
+		/* Nor do counters. */
+		if (cl->cmd.kind == PM_ADMINPROTO_POSTMUX_COUNTERS) {
+			reply_counters_error(c, cl, R_NO_DP);
 			return;
 		}
 		/* The channel is being closed: wait for the next data plane. */
@@ -1036,6 +1067,13 @@ client_exec(struct pm_controller *c, struct client *cl)
 	case PM_ADMINPROTO_DIRECTOR_REMOVE:
 		local_director_cmd(c, cl);
 		return;
+	case PM_ADMINPROTO_POSTMUX_COUNTERS:
+		if (c->dp.phase != DP_READY || c->dp.close_req) {
+			reply_counters_error(c, cl, R_NO_DP);
+			return;
+		}
+		dp_command(c, cl);
+		return;
 	default:
 		/* adminproto returns RUN only for the kinds above. */
 		ctl_log(c, PM_CONTROLLER_ERROR, "admin client %llu: unhandled command %s",
@@ -1167,6 +1205,12 @@ client_reply(struct pm_controller *c, struct client *cl, const struct pm_ctlmsg_
 			reply_status(c, cl, r->status, r->reason);
 		out_str(c, cl, PM_ADMINPROTO_R_END);
 		break;
+	case PM_ADMINPROTO_POSTMUX_COUNTERS:
+		/* Only a failure comes as a REPLY, instead of any part: the
+		 * error line, then the end line. */
+		reply_status(c, cl, r->status, r->reason);
+		out_str(c, cl, PM_ADMINPROTO_R_END);
+		break;
 	case PM_ADMINPROTO_USER_LOOKUP:
 		if (r->status == 0)
 			reply_lookup(c, cl, &r->body.user_lookup.cur, r->body.user_lookup.expire_s,
@@ -1244,6 +1288,29 @@ client_user_part(struct pm_controller *c, struct client *cl, const struct pm_ctl
 	}
 }
 
+/* Counter lines of a COUNTERS_PART, those whose name starts with the
+ * command's prefix (cmd.field; "" takes all). */
+static void
+client_counters_part(struct pm_controller *c, struct client *cl, const struct pm_ctlmsg *m)
+{
+	struct pm_ctlmsg_iter it;
+	struct pm_ctlmsg_counter k;
+	char line[PM_CTLMSG_COUNTER_NAME_MAX + 32];
+
+	cl->list_started = true;
+	pm_ctlmsg_iter_init(&it, m);
+	while (pm_ctlmsg_iter_counter(&it, &k)) {
+		if (strncmp(k.name, cl->cmd.field, cl->cmd.field_len) != 0)
+			continue;
+		out_built(c, cl, line,
+			  pm_adminproto_fmt_counter(line, sizeof(line), k.name, k.value));
+	}
+	if (m->flags & PM_CTLMSG_F_LAST) {
+		out_str(c, cl, PM_ADMINPROTO_R_END);
+		client_resume(c, cl);
+	}
+}
+
 static void
 client_host_part(struct pm_controller *c, struct client *cl, const struct pm_ctlmsg *m)
 {
@@ -1286,6 +1353,11 @@ client_dp_lost(struct pm_controller *c, struct client *cl)
 		if (cl->deadline == 0)
 			cl->deadline = c->now + PM_CONTROLLER_WAIT_MS;
 		return;
+	case PM_ADMINPROTO_POSTMUX_COUNTERS:
+		/* Never waits for the next data plane (see the table above). */
+		out_str(c, cl, R_DP_GONE);
+		out_str(c, cl, PM_ADMINPROTO_R_END);
+		break;
 	default:
 		out_str(c, cl, R_DP_LOST);
 		break;
@@ -1431,6 +1503,13 @@ dp_answer(struct pm_controller *c, const struct pm_ctlmsg *m)
 		}
 		final = (m->flags & PM_CTLMSG_F_LAST) != 0;
 		break;
+	case PM_CTLMSG_COUNTERS_PART:
+		if (p->type != PM_CTLMSG_COUNTERS) {
+			dp_unexpected(c, m, "not a COUNTERS request");
+			return;
+		}
+		final = (m->flags & PM_CTLMSG_F_LAST) != 0;
+		break;
 	case PM_CTLMSG_PONG:
 		if (p->type != PM_CTLMSG_PING) {
 			dp_unexpected(c, m, "not a PING");
@@ -1455,6 +1534,8 @@ dp_answer(struct pm_controller *c, const struct pm_ctlmsg *m)
 		client_user_part(c, cl, m);
 	else if (m->type == PM_CTLMSG_HOST_LIST_PART)
 		client_host_part(c, cl, m);
+	else if (m->type == PM_CTLMSG_COUNTERS_PART)
+		client_counters_part(c, cl, m);
 	else if (m->type == PM_CTLMSG_REPLY)
 		client_reply(c, cl, &m->u.reply);
 }

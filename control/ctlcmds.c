@@ -21,6 +21,10 @@
  *     name) is "failed: TRYAGAIN" and 75, not "Invalid reply" and 76;
  *   - --max-parallel must be a number from 0 to 2^32-1 (doveadm takes
  *     anything and sends nothing for what does not parse).
+ *
+ * `stats` has no doveadm counterpart: it sends postmux's own
+ * POSTMUX-COUNTERS, which a Dovecot director does not know (it closes the
+ * connection, reported as such).
  */
 #include "ctlcmds.h"
 
@@ -39,6 +43,7 @@
 #include <unistd.h>
 
 #include "adminclient.h"
+#include "ctlmsg.h"
 #include "director/userhash.h"
 
 /* A bad --hash-format: postmuxctl's own usage status (as `ring`). */
@@ -919,6 +924,89 @@ out:
 	return x->status;
 }
 
+/* ---- stats ---------------------------------------------------------------------------- */
+
+/* Above this many counter lines the reply is not believed (a data plane
+ * with a thousand lcores and ports has a few hundred thousand). */
+#define PM_CTLCMDS_COUNTERS_MAX (1u << 22)
+
+struct ctl_counters {
+	struct ctl *x;
+	struct pm_adminclient_counter *k;
+	size_t n, cap;
+	bool failed;			/* an error line or a bad line arrived */
+};
+
+static int
+ctl_counter_row(const char *line, size_t len, void *arg)
+{
+	struct ctl_counters *cs = arg;
+	struct pm_adminclient_counter k;
+	char text[256];
+	size_t i;
+
+	if (pm_adminclient_parse_counter(line, len, &k) < 0) {
+		/* The server's error line ("data plane not connected"); keep
+		 * reading to the end line so the connection stays in step. */
+		for (i = 0; i < len && i + 1 < sizeof(text); i++)
+			text[i] = (unsigned char)line[i] < 0x20 || line[i] == 0x7f ? '?' : line[i];
+		text[i] = '\0';
+		fprintf(stderr, "Error: %s\n", text);
+		ctl_fail(cs->x, EX_TEMPFAIL);
+		cs->failed = true;
+		return 0;
+	}
+	if (cs->n == cs->cap) {
+		size_t ncap = cs->cap ? cs->cap * 2 : 256;
+		struct pm_adminclient_counter *nk;
+
+		if (ncap > PM_CTLCMDS_COUNTERS_MAX)
+			return -E2BIG;
+		nk = realloc(cs->k, ncap * sizeof(*nk));
+		if (nk == NULL)
+			return -ENOMEM;
+		cs->k = nk;
+		cs->cap = ncap;
+	}
+	cs->k[cs->n++] = k;
+	return 0;
+}
+
+static int
+ctl_stats(struct ctl *x, int argc, char **argv)
+{
+	struct ctl_counters cs = { .x = x };
+	const char *cmd[2] = { "POSTMUX-COUNTERS", NULL };
+	int ret;
+
+	if (argc > 1)
+		return ctl_usage(x);
+	if (argc == 1 && argv[0][0] != '\0') {
+		if (!pm_ctlmsg_counter_name_ok(argv[0])) {
+			fprintf(stderr, "Error: '%s' is not a counter name prefix: at most 63 "
+				"bytes of A-Z a-z 0-9 _ . -\n", argv[0]);
+			return ctl_usage(x);
+		}
+		cmd[1] = argv[0];
+	}
+	if (ctl_connect(x) < 0)
+		return x->status;
+	ret = pm_adminclient_request_list(x->c, cmd, cmd[1] != NULL ? 2 : 1, ctl_counter_row, &cs,
+					  x->err, sizeof(x->err));
+	if (ret == -ECONNRESET) {
+		/* An unknown command closes without a reply. */
+		fprintf(stderr, "Error: %s (a Dovecot director, or a postmux-control "
+			"without POSTMUX-COUNTERS, closes on it)\n", x->err);
+		ctl_fail(x, EX_TEMPFAIL);
+	} else if (ret < 0) {
+		ctl_io_error(x, ret);
+	} else if (!cs.failed && pm_adminclient_print_counters(stdout, cs.k, cs.n) < 0) {
+		ctl_fail(x, EX_TEMPFAIL);
+	}
+	free(cs.k);
+	return x->status;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 static const struct ctl_verb ctl_verbs[] = {
@@ -934,6 +1022,7 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ "map", "f:hu", ctl_map,
 	  "map [-f <users file>] [--hash-format <fmt>] [-h | -u] [<host>]" },
 	{ "dump", "", ctl_dump, "dump" },
+	{ "stats", "", ctl_stats, "stats [<prefix>]" },
 };
 
 static const struct ctl_verb *

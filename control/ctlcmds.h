@@ -1,9 +1,10 @@
 /*
  * ctlcmds.h -- postmuxctl's operator verbs (status, add, update, up, down,
- * remove, flush, move, kick, map, dump): argument handling, host name
+ * remove, flush, move, kick, map, dump, stats): argument handling, host name
  * resolution and output, behaving as `doveadm director <verb> -a <socket>`
  * of Dovecot 2.3.19.1 does (shared/spec/director.md section 3.3), over an
- * admin-socket connection (adminclient.h).
+ * admin-socket connection (adminclient.h). `stats` is postmux's own: the
+ * data plane's counters through POSTMUX-COUNTERS.
  *
  * Owner: the postmuxctl process. Threads: main only. Writes stdout and
  * stderr, reads the -f users file, resolves host names (getaddrinfo) and
@@ -14,8 +15,8 @@
  *   68  EX_NOHOST: the server answered NOTFOUND (a host that does not
  *       exist), except for add/update, where doveadm says 75
  *   75  EX_TEMPFAIL: any other error reply (TRYAGAIN, "vhost count too
- *       large", ...), the socket unreachable or closed, a name that does
- *       not resolve
+ *       large", stats' "data plane not connected", ...), the socket
+ *       unreachable or closed, a name that does not resolve
  *   76  EX_PROTOCOL: not a director-doveadm v1 socket, or a reply that
  *       does not parse
  *   2   a bad --hash-format template (a postmuxctl-only option)

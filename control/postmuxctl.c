@@ -1,7 +1,7 @@
 /*
  * postmuxctl.c -- the operator's command-line tool: the admin-socket verbs
- * of `doveadm director` (ctlcmds.c) and the offline `ring` what-ifs
- * (ringtool.c).
+ * of `doveadm director` plus `stats` (ctlcmds.c) and the offline `ring`
+ * what-ifs (ringtool.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,8 @@ static const char usage[] =
 	"\n"
 	"Commands over the admin socket (the Dovecot 2.3 director-doveadm protocol, so\n"
 	"a Dovecot director answers too). Each behaves as `doveadm director <command>\n"
-	"-a <socket>`: same wire commands, messages and exit statuses.\n"
+	"-a <socket>`: same wire commands, messages and exit statuses. stats is\n"
+	"postmux's own (POSTMUX-COUNTERS; a Dovecot director does not know it).\n"
 	"\n"
 	"  status [<user> [<tag>]]            the backends; or where a user is and goes\n"
 	"  add [-t <tag>] <host>[@<tag>] [<vhosts>]\n"
@@ -37,6 +38,8 @@ static const char usage[] =
 	"                                     the pinned users (of <host>); -u <user>:\n"
 	"                                     its hash; -h <hash>: its names in the file\n"
 	"  dump                               commands that recreate the backends\n"
+	"  stats [<prefix>]                   the data plane's counters, or those whose\n"
+	"                                     name starts with <prefix>\n"
 	"  ring ...                           offline what-ifs, no socket\n"
 	"                                     (postmuxctl ring --help)\n"
 	"\n"
@@ -72,6 +75,15 @@ static const char usage[] =
 	"               postmuxctl -a <socket> down <ip>    each backend that is down\n"
 	"               postmuxctl -a <socket> remove <ip>  each configured, removed one\n"
 	"               (shell-quoted where needed)\n"
+	"  stats        one line per counter, in the data plane's order: its name,\n"
+	"               padded to the longest, two spaces, its value right-aligned:\n"
+	"                 director.pins              1\n"
+	"                 director.rings_published  12\n"
+	"               Names: director.*, ctl.* (the control channel), and with\n"
+	"               network ports port.<port>.*, lcore.<n>.*, drop.<REASON>.\n"
+	"               A prefix that matches nothing prints nothing (exit 0). Without\n"
+	"               a data plane: \"Error: data plane not connected\" and 75, at\n"
+	"               once (it does not wait for one).\n"
 	"  add, update, up, down, remove, flush, move, kick print nothing on success.\n"
 	"\n"
 	"Exit status: 0 done; 64 bad usage; 68 no such backend (NOTFOUND; add and\n"

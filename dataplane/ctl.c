@@ -9,9 +9,9 @@
  * then pm_director_set_hosts() publishes one ring image and
  * pm_director_set_config() replaces the settings.
  *
- * List answers are snapshots taken when the request is handled and sent in
- * parts as the caller's queue allows, so a list of millions of pins never
- * has to sit in the socket queue at once.
+ * List answers (USER_LIST, HOST_LIST, COUNTERS) are snapshots taken when
+ * the request is handled and sent in parts as the caller's queue allows, so
+ * a list of millions of pins never has to sit in the socket queue at once.
  */
 #include "ctl.h"
 
@@ -34,13 +34,36 @@ struct pending_reset {
 
 /* A list answer being sent: a snapshot and a cursor. */
 struct list_out {
-	uint16_t type;			/* 0: none; USER_LIST_PART, HOST_LIST_PART */
+	uint16_t type;			/* 0: none; USER_LIST_PART, HOST_LIST_PART,
+					 * COUNTERS_PART */
 	uint64_t request_id;
 	struct pm_ctlmsg_user *users;
 	struct pm_ctlmsg_host *hosts;
+	struct pm_ctlmsg_counter *counters;
 	size_t n, pos, cap;
 	bool nomem;
+	size_t bad_names;		/* COUNTERS: names left out */
+	char bad_name[PM_CTLMSG_COUNTER_NAME_MAX + 1];	/* the first, printable */
 };
+
+/*
+ * The counters COUNTERS lists before the network's: every field of struct
+ * pm_director_stats and struct pm_ctl_stats, in declaration order, named
+ * "director.<field>" and "ctl.<field>". The assertions below catch a field
+ * added to either struct but not here.
+ */
+#define DIRECTOR_COUNTERS(X)							\
+	X(pins) X(moving) X(jobs) X(rings_published) X(pins_expired)		\
+	X(moves_started) X(kicks) X(pin_buckets)
+#define CTL_COUNTERS(X)								\
+	X(received) X(sent) X(restarts) X(states_applied) X(states_refused)	\
+	X(requests_failed) X(errors_sent) X(kicks)
+#define ONE(f) +1
+_Static_assert(sizeof(struct pm_director_stats) == (0 DIRECTOR_COUNTERS(ONE)) * sizeof(uint64_t),
+	       "every pm_director_stats field is listed in DIRECTOR_COUNTERS");
+_Static_assert(sizeof(struct pm_ctl_stats) == (0 CTL_COUNTERS(ONE)) * sizeof(uint64_t),
+	       "every pm_ctl_stats field is listed in CTL_COUNTERS");
+#undef ONE
 
 /* A state being received (STATE_BEGIN .. STATE_COMMIT). */
 struct state_rx {
@@ -61,6 +84,8 @@ struct pm_ctl {
 	void *send_arg;
 	uint32_t pid;
 	uint8_t boot_id[PM_CTLMSG_BOOT_ID_LEN];
+	pm_ctl_counters_fn counters;
+	void *counters_arg;
 
 	enum pm_ctl_state state;
 	uint64_t applied;		/* outlives connections */
@@ -269,6 +294,7 @@ list_clear(struct list_out *l)
 {
 	free(l->users);
 	free(l->hosts);
+	free(l->counters);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -361,6 +387,8 @@ list_pump(struct pm_ctl *c, bool force)
 		while (l->pos < l->n) {
 			if (l->type == PM_CTLMSG_USER_LIST_PART)
 				rc = pm_ctlmsg_chunk_add_user(&w, &l->users[l->pos]);
+			else if (l->type == PM_CTLMSG_COUNTERS_PART)
+				rc = pm_ctlmsg_chunk_add_counter(&w, &l->counters[l->pos]);
 			else
 				rc = pm_ctlmsg_chunk_add_host(&w, &l->hosts[l->pos]);
 			if (rc == -ENOSPC)
@@ -387,6 +415,8 @@ list_grow(struct list_out *l)
 
 	if (l->type == PM_CTLMSG_USER_LIST_PART)
 		p = realloc(l->users, ncap * sizeof(*l->users));
+	else if (l->type == PM_CTLMSG_COUNTERS_PART)
+		p = realloc(l->counters, ncap * sizeof(*l->counters));
 	else
 		p = realloc(l->hosts, ncap * sizeof(*l->hosts));
 	if (p == NULL) {
@@ -395,6 +425,8 @@ list_grow(struct list_out *l)
 	}
 	if (l->type == PM_CTLMSG_USER_LIST_PART)
 		l->users = p;
+	else if (l->type == PM_CTLMSG_COUNTERS_PART)
+		l->counters = p;
 	else
 		l->hosts = p;
 	l->cap = ncap;
@@ -458,6 +490,65 @@ on_list(struct pm_ctl *c, const struct pm_ctlmsg *m, uint64_t now_ms)
 	if (l->nomem) {
 		list_clear(l);
 		reply_err(c, m, -ENOMEM, "out of memory listing");
+		return;
+	}
+	list_pump(c, false);
+}
+
+/* The emit callback of COUNTERS (pm_ctl_counter_emit_fn): one counter into
+ * the snapshot, unless its name cannot go on the wire. */
+static void
+collect_counter(void *arg, const char *name, uint64_t value)
+{
+	struct list_out *l = arg;
+	struct pm_ctlmsg_counter *e;
+	size_t i;
+
+	if (!pm_ctlmsg_counter_name_ok(name)) {
+		if (l->bad_names++ == 0) {
+			for (i = 0; i < sizeof(l->bad_name) - 1 && name[i] != '\0'; i++)
+				l->bad_name[i] = (unsigned char)name[i] < 0x20 ||
+							 (unsigned char)name[i] >= 0x7f
+							 ? '?' : name[i];
+			l->bad_name[i] = '\0';
+		}
+		return;
+	}
+	if (l->nomem || (l->n == l->cap && !list_grow(l)))
+		return;
+	e = &l->counters[l->n++];
+	memset(e, 0, sizeof(*e));
+	/* Checked above: 1..PM_CTLMSG_COUNTER_NAME_MAX bytes. */
+	memcpy(e->name, name, strnlen(name, PM_CTLMSG_COUNTER_NAME_MAX));
+	e->value = value;
+}
+
+static void
+on_counters(struct pm_ctl *c, const struct pm_ctlmsg *m)
+{
+	struct list_out *l = &c->list;
+	struct pm_director_stats ds;
+	struct pm_ctl_stats cs = c->st;
+
+	l->request_id = m->request_id;
+	l->type = PM_CTLMSG_COUNTERS_PART;
+	pm_director_stats(c->d, &ds);
+#define X(f) collect_counter(l, "director." #f, ds.f);
+	DIRECTOR_COUNTERS(X)
+#undef X
+#define X(f) collect_counter(l, "ctl." #f, cs.f);
+	CTL_COUNTERS(X)
+#undef X
+	if (c->counters != NULL)
+		c->counters(c->counters_arg, collect_counter, l);
+	if (l->bad_names > 0)
+		pm_log(PM_LOG_WARN, "COUNTERS (request %llu): %zu counter(s) with a name that "
+		       "is not 1-%u bytes of [A-Za-z0-9_.-] left out, the first \"%s\"",
+		       (unsigned long long)m->request_id, l->bad_names,
+		       PM_CTLMSG_COUNTER_NAME_MAX, l->bad_name);
+	if (l->nomem) {
+		list_clear(l);
+		reply_err(c, m, -ENOMEM, "out of memory listing counters");
 		return;
 	}
 	list_pump(c, false);
@@ -954,6 +1045,9 @@ on_request(struct pm_ctl *c, const struct pm_ctlmsg *m, uint64_t now_ms)
 	case PM_CTLMSG_STATS:
 		on_stats(c, m);
 		break;
+	case PM_CTLMSG_COUNTERS:
+		on_counters(c, m);
+		break;
 	case PM_CTLMSG_PING:
 		pm_ctlmsg_init(&r, PM_CTLMSG_PONG, m->request_id, c->applied);
 		send_msg(c, &r);
@@ -1103,6 +1197,8 @@ pm_ctl_new(const struct pm_ctl_params *p)
 		return NULL;
 	c->send = p->send;
 	c->send_arg = p->send_arg;
+	c->counters = p->counters;
+	c->counters_arg = p->counters_arg;
 	c->pid = p->pid;
 	memcpy(c->boot_id, p->boot_id, sizeof(c->boot_id));
 	c->state = PM_CTL_HELLO;

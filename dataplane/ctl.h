@@ -74,6 +74,20 @@ struct pm_ctl;
 typedef int (*pm_ctl_send_fn)(void *arg, const void *buf, size_t len);
 #define PM_CTL_SEND_FULL 1
 
+/*
+ * COUNTERS: the counters the owner of the network side adds to the
+ * director's and the control channel's own. A pm_ctl_counters_fn reports
+ * each of its counters by calling @emit(@emit_arg, name, value), in the
+ * order they should be listed, and returns; @emit and @emit_arg are valid
+ * only during the call. A name is borrowed for the duration of the @emit
+ * call and must be 1 to PM_CTLMSG_COUNTER_NAME_MAX bytes of
+ * [A-Za-z0-9_.-] (pm_ctlmsg_counter_name_ok()); others are left out (and
+ * logged). Called on the ctl thread, from pm_ctl_input(); it must not block
+ * and must not call back into this module.
+ */
+typedef void (*pm_ctl_counter_emit_fn)(void *emit_arg, const char *name, uint64_t value);
+typedef void (*pm_ctl_counters_fn)(void *arg, pm_ctl_counter_emit_fn emit, void *emit_arg);
+
 struct pm_ctl_params {
 	/* Settings until the first state arrives (and the pin table size):
 	 * the configuration file's director_* settings. */
@@ -82,6 +96,8 @@ struct pm_ctl_params {
 	uint8_t boot_id[PM_CTLMSG_BOOT_ID_LEN];		/* random per start */
 	pm_ctl_send_fn send;
 	void *send_arg;
+	pm_ctl_counters_fn counters;	/* may be NULL: no network counters */
+	void *counters_arg;
 };
 
 enum pm_ctl_rc {
@@ -96,7 +112,8 @@ enum pm_ctl_state {
 	PM_CTL_CLOSED,	/* the connection must be closed */
 };
 
-/* Counters; all public, read with pm_ctl_stats(). */
+/* Counters; all public, read with pm_ctl_stats(). COUNTERS lists each as
+ * "ctl.<field>", in this order. */
 struct pm_ctl_stats {
 	uint64_t received;		/* datagrams passed to pm_ctl_input() */
 	uint64_t sent;			/* datagrams accepted by the send callback */
@@ -135,7 +152,10 @@ void pm_ctl_restart(struct pm_ctl *c);
  * Answers go out through the send callback before this returns, except
  * RESET_USERS's (when its job has dispatched every user: from
  * pm_ctl_tick(), or at once) and list parts held back by PM_CTL_SEND_FULL
- * (from pm_ctl_pump()). Should not be called while pm_ctl_busy(): the held
+ * (from pm_ctl_pump()). COUNTERS calls the counters callback (see
+ * pm_ctl_counters_fn) and answers with "director.*", "ctl.*", then the
+ * callback's counters, as list parts; like every list it is a snapshot
+ * taken here. Should not be called while pm_ctl_busy(): the held
  * parts are then sent first, ignoring the caller's low-water mark.
  */
 enum pm_ctl_rc pm_ctl_input(struct pm_ctl *c, const void *buf, size_t len, uint64_t now_ms);

@@ -83,6 +83,7 @@ static const struct type_info types[] = {
 	[PM_CTLMSG_HOST_LIST] = { "HOST_LIST", TO_DP, R_NONZERO, R_ZERO, RP_FAIL, 0 },
 	[PM_CTLMSG_STATS] = { "STATS", TO_DP, R_NONZERO, R_ZERO, RP_NONE, 0 },
 	[PM_CTLMSG_PING] = { "PING", TO_DP, R_NONZERO, R_ZERO, RP_NONE, 0 },
+	[PM_CTLMSG_COUNTERS] = { "COUNTERS", TO_DP, R_NONZERO, R_ZERO, RP_FAIL, 0 },
 
 	[PM_CTLMSG_HELLO_ACK] = { "HELLO_ACK", TO_CTL, R_NONZERO, R_ANY, RP_NONE, 0 },
 	[PM_CTLMSG_REPLY] = { "REPLY", TO_CTL, R_NONZERO, R_ANY, RP_NONE, 0 },
@@ -92,6 +93,8 @@ static const struct type_info types[] = {
 				       PM_CTLMSG_F_LAST },
 	[PM_CTLMSG_STATS_REPLY] = { "STATS_REPLY", TO_CTL, R_NONZERO, R_ANY, RP_NONE, 0 },
 	[PM_CTLMSG_PONG] = { "PONG", TO_CTL, R_NONZERO, R_ANY, RP_NONE, 0 },
+	[PM_CTLMSG_COUNTERS_PART] = { "COUNTERS_PART", TO_CTL, R_NONZERO, R_ANY, RP_NONE,
+				      PM_CTLMSG_F_LAST },
 
 	[PM_CTLMSG_ERROR] = { "ERROR", TO_DP | TO_CTL, R_ANY, R_ANY, RP_NONE, 0 },
 };
@@ -108,7 +111,7 @@ static bool
 is_chunk(uint16_t type)
 {
 	return type == PM_CTLMSG_STATE_HOSTS || type == PM_CTLMSG_USER_LIST_PART ||
-	       type == PM_CTLMSG_HOST_LIST_PART;
+	       type == PM_CTLMSG_HOST_LIST_PART || type == PM_CTLMSG_COUNTERS_PART;
 }
 
 static bool
@@ -163,6 +166,29 @@ pm_ctlmsg_strerror(int err)
 	default:
 		return "unknown error";
 	}
+}
+
+/* The counter-name charset: it needs no escaping in the admin protocol's
+ * tab-separated lines, in a shell or in a log. */
+static bool
+counter_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+bool
+pm_ctlmsg_counter_name_ok(const char *name)
+{
+	size_t n = strnlen(name, PM_CTLMSG_COUNTER_NAME_MAX + 1), i;
+
+	if (n == 0 || n > PM_CTLMSG_COUNTER_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!counter_char_ok(name[i]))
+			return false;
+	}
+	return true;
 }
 
 /* ---- little-endian integers ------------------------------------------------ */
@@ -405,6 +431,23 @@ io_user_entry(struct io *io, struct pm_ctlmsg_user *u)
 	io_check(io, (u->pin_flags & ~(PM_CTLMSG_PIN_WEAK | PM_CTLMSG_PIN_MOVING)) == 0);
 }
 
+/* A name of the counter charset, then the value. The name's bound is
+ * io_str()'s; an empty name or a byte outside the charset is refused here. */
+static void
+io_counter_entry(struct io *io, struct pm_ctlmsg_counter *k)
+{
+	io_str(io, k->name, PM_CTLMSG_COUNTER_NAME_MAX);
+	io_check(io, pm_ctlmsg_counter_name_ok(k->name));
+	io_u64(io, &k->value);
+}
+
+/* Scratch space for one entry of any chunk type. */
+union entry {
+	struct pm_ctlmsg_host h;
+	struct pm_ctlmsg_user u;
+	struct pm_ctlmsg_counter k;
+};
+
 static size_t
 entry_min(uint16_t type)
 {
@@ -413,21 +456,30 @@ entry_min(uint16_t type)
 		return PM_CTLMSG_STATE_HOST_MIN;
 	case PM_CTLMSG_HOST_LIST_PART:
 		return PM_CTLMSG_HOST_INFO_MIN;
+	case PM_CTLMSG_COUNTERS_PART:
+		return PM_CTLMSG_COUNTER_MIN;
 	default:
 		return PM_CTLMSG_USER_ENTRY_LEN;
 	}
 }
 
-/* Decode one entry of a chunk of @type into scratch space, validating it. */
+/* Walk one entry of a chunk of @type in @e, validating it (decoding: @e is
+ * zeroed first). */
 static void
-io_entry(struct io *io, uint16_t type, struct pm_ctlmsg_host *h, struct pm_ctlmsg_user *u)
+io_entry(struct io *io, uint16_t type, union entry *e)
 {
-	if (type == PM_CTLMSG_USER_LIST_PART) {
-		memset(u, 0, sizeof(*u));
-		io_user_entry(io, u);
-	} else {
-		memset(h, 0, sizeof(*h));
-		io_host_entry(io, h, type == PM_CTLMSG_HOST_LIST_PART);
+	if (!io->enc)
+		memset(e, 0, sizeof(*e));
+	switch (type) {
+	case PM_CTLMSG_USER_LIST_PART:
+		io_user_entry(io, &e->u);
+		break;
+	case PM_CTLMSG_COUNTERS_PART:
+		io_counter_entry(io, &e->k);
+		break;
+	default:
+		io_host_entry(io, &e->h, type == PM_CTLMSG_HOST_LIST_PART);
+		break;
 	}
 }
 
@@ -435,8 +487,7 @@ io_entry(struct io *io, uint16_t type, struct pm_ctlmsg_host *h, struct pm_ctlms
 static void
 io_chunk(struct io *io, uint16_t type, struct pm_ctlmsg_chunk *c)
 {
-	struct pm_ctlmsg_host h;
-	struct pm_ctlmsg_user u;
+	union entry e;
 	uint32_t count = 0, i;
 	size_t start;
 
@@ -450,7 +501,7 @@ io_chunk(struct io *io, uint16_t type, struct pm_ctlmsg_chunk *c)
 	}
 	start = io->off;
 	for (i = 0; i < count && io->err == 0; i++)
-		io_entry(io, type, &h, &u);
+		io_entry(io, type, &e);
 	if (io->err != 0)
 		return;
 	c->count = count;
@@ -552,6 +603,7 @@ io_body(struct io *io, struct pm_ctlmsg *m)
 	case PM_CTLMSG_STATE_HOSTS:
 	case PM_CTLMSG_USER_LIST_PART:
 	case PM_CTLMSG_HOST_LIST_PART:
+	case PM_CTLMSG_COUNTERS_PART:
 		io_chunk(io, m->type, &m->u.chunk);
 		break;
 	case PM_CTLMSG_HOST_SET:
@@ -617,7 +669,7 @@ io_body(struct io *io, struct pm_ctlmsg *m)
 		io_str(io, m->u.error.reason, PM_CTLMSG_REASON_MAX);
 		break;
 	default:
-		/* STATE_COMMIT, HOST_LIST, STATS, PING, PONG: header only. */
+		/* STATE_COMMIT, HOST_LIST, STATS, PING, PONG, COUNTERS: header only. */
 		break;
 	}
 }
@@ -710,13 +762,13 @@ pm_ctlmsg_iter_init(struct pm_ctlmsg_iter *it, const struct pm_ctlmsg *m)
 /* The entries were validated by the decoder; the same walker reads them
  * again, so a damaged view ends the iteration instead of overrunning. */
 static bool
-iter_next(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_host *h, struct pm_ctlmsg_user *u)
+iter_next(struct pm_ctlmsg_iter *it, union entry *e)
 {
 	struct io io = { .enc = false, .rp = it->p, .size = it->len, .off = 0 };
 
 	if (it->left == 0)
 		return false;
-	io_entry(&io, it->type, h, u);
+	io_entry(&io, it->type, e);
 	if (io.err != 0) {
 		it->left = 0;
 		return false;
@@ -730,21 +782,40 @@ iter_next(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_host *h, struct pm_ctlmsg_
 bool
 pm_ctlmsg_iter_host(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_host *h)
 {
-	struct pm_ctlmsg_user unused;
+	union entry e;
 
 	if (it->type != PM_CTLMSG_STATE_HOSTS && it->type != PM_CTLMSG_HOST_LIST_PART)
 		return false;
-	return iter_next(it, h, &unused);
+	if (!iter_next(it, &e))
+		return false;
+	*h = e.h;
+	return true;
 }
 
 bool
 pm_ctlmsg_iter_user(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_user *u)
 {
-	struct pm_ctlmsg_host unused;
+	union entry e;
 
 	if (it->type != PM_CTLMSG_USER_LIST_PART)
 		return false;
-	return iter_next(it, &unused, u);
+	if (!iter_next(it, &e))
+		return false;
+	*u = e.u;
+	return true;
+}
+
+bool
+pm_ctlmsg_iter_counter(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_counter *k)
+{
+	union entry e;
+
+	if (it->type != PM_CTLMSG_COUNTERS_PART)
+		return false;
+	if (!iter_next(it, &e))
+		return false;
+	*k = e.k;
+	return true;
 }
 
 /* ---- encoding ---------------------------------------------------------------- */
@@ -823,14 +894,11 @@ pm_ctlmsg_chunk_begin(struct pm_ctlmsg_writer *w, void *buf, size_t size, uint16
 
 /* Append one entry, or nothing: w->len advances only on success. */
 static int
-writer_add(struct pm_ctlmsg_writer *w, struct pm_ctlmsg_host *h, struct pm_ctlmsg_user *u)
+writer_add(struct pm_ctlmsg_writer *w, union entry *e)
 {
 	struct io io = { .enc = true, .wp = w->buf, .size = w->size, .off = w->len };
 
-	if (u != NULL)
-		io_user_entry(&io, u);
-	else
-		io_host_entry(&io, h, w->type == PM_CTLMSG_HOST_LIST_PART);
+	io_entry(&io, w->type, e);
 	if (io.err != 0)
 		return io.err;
 	w->len = io.off;
@@ -838,26 +906,39 @@ writer_add(struct pm_ctlmsg_writer *w, struct pm_ctlmsg_host *h, struct pm_ctlms
 	return 0;
 }
 
+/* The walker takes non-const pointers because it also decodes: each adder
+ * gives it a copy rather than casting the caller's const away. */
 int
 pm_ctlmsg_chunk_add_host(struct pm_ctlmsg_writer *w, const struct pm_ctlmsg_host *h)
 {
-	struct pm_ctlmsg_host copy;
+	union entry e;
 
 	if (w->type != PM_CTLMSG_STATE_HOSTS && w->type != PM_CTLMSG_HOST_LIST_PART)
 		return -EINVAL;
-	copy = *h;
-	return writer_add(w, &copy, NULL);
+	e.h = *h;
+	return writer_add(w, &e);
 }
 
 int
 pm_ctlmsg_chunk_add_user(struct pm_ctlmsg_writer *w, const struct pm_ctlmsg_user *u)
 {
-	struct pm_ctlmsg_user copy;
+	union entry e;
 
 	if (w->type != PM_CTLMSG_USER_LIST_PART)
 		return -EINVAL;
-	copy = *u;
-	return writer_add(w, NULL, &copy);
+	e.u = *u;
+	return writer_add(w, &e);
+}
+
+int
+pm_ctlmsg_chunk_add_counter(struct pm_ctlmsg_writer *w, const struct pm_ctlmsg_counter *k)
+{
+	union entry e;
+
+	if (w->type != PM_CTLMSG_COUNTERS_PART)
+		return -EINVAL;
+	e.k = *k;
+	return writer_add(w, &e);
 }
 
 int

@@ -14,10 +14,10 @@
  * Ownership: encoders write into a buffer the caller provides and keep no
  * reference to it. pm_ctlmsg_decode() copies every scalar and every string
  * into the caller's struct pm_ctlmsg, with one documented exception: the
- * entries of a chunk message (STATE_HOSTS, USER_LIST_PART, HOST_LIST_PART)
- * stay in the input buffer, already validated, and are read through a
- * struct pm_ctlmsg_iter. That view is valid only while the caller keeps the
- * input buffer unchanged.
+ * entries of a chunk message (STATE_HOSTS, USER_LIST_PART, HOST_LIST_PART,
+ * COUNTERS_PART) stay in the input buffer, already validated, and are read
+ * through a struct pm_ctlmsg_iter. That view is valid only while the caller
+ * keeps the input buffer unchanged.
  *
  * Strictness: the decoder accepts exactly the canonical encoding. Reserved
  * bytes, unused header fields and unused address bytes must be zero, booleans
@@ -51,6 +51,7 @@
 #define PM_CTLMSG_FIELD_MAX	255	/* USER_KICK_ALT field and value */
 #define PM_CTLMSG_TEMPLATE_MAX	255	/* director_username_hash */
 #define PM_CTLMSG_REASON_MAX	255	/* REPLY and ERROR reason text */
+#define PM_CTLMSG_COUNTER_NAME_MAX 63	/* COUNTERS_PART names, at least 1 byte */
 
 #define PM_CTLMSG_BOOT_ID_LEN	16
 #define PM_CTLMSG_VHOSTS_KEEP	0xffff	/* HOST_SET: keep the count (100 if new) */
@@ -60,6 +61,7 @@
 #define PM_CTLMSG_STATE_HOST_MIN	30	/* + tag length */
 #define PM_CTLMSG_HOST_INFO_MIN		36	/* + tag length */
 #define PM_CTLMSG_USER_ENTRY_LEN	28
+#define PM_CTLMSG_COUNTER_MIN		11	/* u16 length, 1-byte name, u64 */
 
 /*
  * Message types. 1-63 travel from control to the data plane, 64-127 from
@@ -85,6 +87,7 @@ enum pm_ctlmsg_type {
 	PM_CTLMSG_HOST_LIST = 16,
 	PM_CTLMSG_STATS = 17,
 	PM_CTLMSG_PING = 18,
+	PM_CTLMSG_COUNTERS = 19,
 
 	PM_CTLMSG_HELLO_ACK = 65,
 	PM_CTLMSG_REPLY = 66,
@@ -92,12 +95,14 @@ enum pm_ctlmsg_type {
 	PM_CTLMSG_HOST_LIST_PART = 68,
 	PM_CTLMSG_STATS_REPLY = 69,
 	PM_CTLMSG_PONG = 70,
+	PM_CTLMSG_COUNTERS_PART = 71,
 
 	PM_CTLMSG_ERROR = 128,
 };
 
 /* Header flags. Every bit not allowed for a message's type must be zero. */
-#define PM_CTLMSG_F_LAST	0x0001	/* USER_LIST_PART, HOST_LIST_PART: final part */
+#define PM_CTLMSG_F_LAST	0x0001	/* USER_LIST_PART, HOST_LIST_PART, COUNTERS_PART:
+					 * final part */
 
 /* Who may send a type (pm_ctlmsg_direction()). */
 #define PM_CTLMSG_TO_DP		0x1	/* control -> data plane */
@@ -245,8 +250,9 @@ struct pm_ctlmsg_error {		/* ERROR */
 /*
  * One decoded (or to-be-encoded) datagram. The header's magic, version,
  * reserved field and length are implied; @u holds the member named after
- * @type (STATE_HOSTS, USER_LIST_PART and HOST_LIST_PART use @u.chunk;
- * HOST_LIST, STATS, PING, PONG and STATE_COMMIT have no body).
+ * @type (STATE_HOSTS, USER_LIST_PART, HOST_LIST_PART and COUNTERS_PART use
+ * @u.chunk; HOST_LIST, STATS, PING, PONG, COUNTERS and STATE_COMMIT have no
+ * body).
  */
 struct pm_ctlmsg {
 	uint16_t type;			/* enum pm_ctlmsg_type */
@@ -305,6 +311,18 @@ struct pm_ctlmsg_user {
 	uint8_t pin_flags;		/* PM_CTLMSG_PIN_* */
 };
 
+/*
+ * Entries of COUNTERS_PART: one data-plane counter. The name is 1 to
+ * PM_CTLMSG_COUNTER_NAME_MAX bytes of [A-Za-z0-9_.-]
+ * (pm_ctlmsg_counter_name_ok()), so it needs no escaping on the admin socket
+ * or in a shell; the value is whatever the counter holds (most are
+ * monotonic, a few are levels such as director.pins).
+ */
+struct pm_ctlmsg_counter {
+	char name[PM_CTLMSG_COUNTER_NAME_MAX + 1];
+	uint64_t value;
+};
+
 /* ---- metadata -------------------------------------------------------------- */
 
 /* The name of @type ("HOST_SET"), or NULL if it is not a version-1 type. */
@@ -319,6 +337,15 @@ unsigned int pm_ctlmsg_direction(uint16_t type);
  * NULL.
  */
 const char *pm_ctlmsg_strerror(int err);
+
+/*
+ * True if @name (NUL-terminated; at most PM_CTLMSG_COUNTER_NAME_MAX + 1
+ * bytes are read) is a valid counter name: 1 to PM_CTLMSG_COUNTER_NAME_MAX
+ * bytes, each of A-Z, a-z, 0-9, '_', '.', '-'. The decoder refuses any
+ * other name as malformed (-EINVAL), and the chunk writer refuses to add
+ * one. Any thread; no allocation.
+ */
+bool pm_ctlmsg_counter_name_ok(const char *name);
 
 /* ---- decoding ------------------------------------------------------------- */
 
@@ -357,8 +384,9 @@ int pm_ctlmsg_peek(const void *buf, size_t len, struct pm_ctlmsg_hdr *h);
  * Iterate the entries of a decoded chunk message. The iterator borrows the
  * buffer @m was decoded from; it must stay unchanged meanwhile.
  * pm_ctlmsg_iter_host() serves STATE_HOSTS and HOST_LIST_PART,
- * pm_ctlmsg_iter_user() USER_LIST_PART. Each returns true and fills the
- * entry, or false at the end (or for the wrong message type). No allocation.
+ * pm_ctlmsg_iter_user() USER_LIST_PART, pm_ctlmsg_iter_counter()
+ * COUNTERS_PART. Each returns true and fills the entry, or false at the end
+ * (or for the wrong message type). No allocation.
  */
 struct pm_ctlmsg_iter {
 	/* private */
@@ -371,6 +399,7 @@ struct pm_ctlmsg_iter {
 void pm_ctlmsg_iter_init(struct pm_ctlmsg_iter *it, const struct pm_ctlmsg *m);
 bool pm_ctlmsg_iter_host(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_host *h);
 bool pm_ctlmsg_iter_user(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_user *u);
+bool pm_ctlmsg_iter_counter(struct pm_ctlmsg_iter *it, struct pm_ctlmsg_counter *k);
 
 /* ---- encoding ------------------------------------------------------------- */
 
@@ -379,7 +408,7 @@ void pm_ctlmsg_init(struct pm_ctlmsg *m, uint16_t type, uint64_t request_id,
 		    uint64_t generation);
 
 /*
- * Encode @m (any type except the three chunk types) into @buf (@size
+ * Encode @m (any type except the four chunk types) into @buf (@size
  * bytes). Returns the datagram length (<= PM_CTLMSG_MAX), -EINVAL if @m
  * breaks a rule the decoder enforces or is a chunk type, or -ENOSPC if
  * @size is too small. -EINVAL wins over -ENOSPC. On error the contents of
@@ -388,16 +417,18 @@ void pm_ctlmsg_init(struct pm_ctlmsg *m, uint16_t type, uint64_t request_id,
 int pm_ctlmsg_encode(const struct pm_ctlmsg *m, void *buf, size_t size);
 
 /*
- * Build one chunk datagram (STATE_HOSTS, USER_LIST_PART or HOST_LIST_PART)
- * entry by entry. The writer borrows @buf until pm_ctlmsg_chunk_finish().
+ * Build one chunk datagram (STATE_HOSTS, USER_LIST_PART, HOST_LIST_PART or
+ * COUNTERS_PART) entry by entry. The writer borrows @buf until
+ * pm_ctlmsg_chunk_finish().
  *
  * pm_ctlmsg_chunk_begin(): start a datagram of @type in @buf (@size bytes;
  * at most PM_CTLMSG_MAX of it is used). Returns 0, -EINVAL (not a chunk
  * type, or a request-id / generation rule broken) or -ENOSPC (@size cannot
  * hold the header and the count).
  *
- * pm_ctlmsg_chunk_add_host() (STATE_HOSTS, HOST_LIST_PART) and
- * pm_ctlmsg_chunk_add_user() (USER_LIST_PART): append one entry. Returns 0,
+ * pm_ctlmsg_chunk_add_host() (STATE_HOSTS, HOST_LIST_PART),
+ * pm_ctlmsg_chunk_add_user() (USER_LIST_PART) and
+ * pm_ctlmsg_chunk_add_counter() (COUNTERS_PART): append one entry. Returns 0,
  * -EINVAL (bad entry or wrong writer type; nothing appended) or -ENOSPC
  * (the entry does not fit: finish this datagram, send it, and add the entry
  * to a new one; an empty chunk always has room for any valid entry when
@@ -420,6 +451,7 @@ int pm_ctlmsg_chunk_begin(struct pm_ctlmsg_writer *w, void *buf, size_t size, ui
 			  uint64_t request_id, uint64_t generation);
 int pm_ctlmsg_chunk_add_host(struct pm_ctlmsg_writer *w, const struct pm_ctlmsg_host *h);
 int pm_ctlmsg_chunk_add_user(struct pm_ctlmsg_writer *w, const struct pm_ctlmsg_user *u);
+int pm_ctlmsg_chunk_add_counter(struct pm_ctlmsg_writer *w, const struct pm_ctlmsg_counter *k);
 int pm_ctlmsg_chunk_finish(struct pm_ctlmsg_writer *w, bool last);
 
 #endif

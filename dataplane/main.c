@@ -64,6 +64,19 @@ usage(FILE *fp)
 		"failure to start.\n");
 }
 
+/* COUNTERS (pm_ctl_counters_fn): the ports' and workers' counters after the
+ * director's. Runs on the ctl thread, which is the main thread that owns
+ * @arg, main()'s struct pm_ports pointer: the ports start after the ctl
+ * loop is made (the workers need its director) and stop after it ran. */
+static void
+ports_counters(void *arg, pm_ctl_counter_emit_fn emit, void *emit_arg)
+{
+	struct pm_ports *pp = *(struct pm_ports **)arg;
+
+	if (pp != NULL)
+		pm_ports_counters(pp, emit, emit_arg);
+}
+
 static void
 make_boot_id(uint8_t *id, size_t len)
 {
@@ -151,6 +164,10 @@ main(int argc, char **argv)
 	sp.ctl.director = cfg.director;
 	sp.ctl.pid = (uint32_t)getpid();
 	make_boot_id(sp.ctl.boot_id, sizeof(sp.ctl.boot_id));
+	if (cfg.nports > 0) {
+		sp.ctl.counters = ports_counters;
+		sp.ctl.counters_arg = &pp;
+	}
 	memcpy(&seed, sp.ctl.boot_id, sizeof(seed));
 	sp.seed = seed;
 

@@ -50,11 +50,22 @@ pm_ctlmsgtest_user_diff(const struct pm_ctlmsg_user *a, const struct pm_ctlmsg_u
 }
 
 static inline const char *
+pm_ctlmsgtest_counter_diff(const struct pm_ctlmsg_counter *a, const struct pm_ctlmsg_counter *b)
+{
+	if (strcmp(a->name, b->name) != 0)
+		return "counter entry name";
+	if (a->value != b->value)
+		return "counter entry value";
+	return NULL;
+}
+
+static inline const char *
 pm_ctlmsgtest_chunk_diff(const struct pm_ctlmsg *a, const struct pm_ctlmsg *b)
 {
 	struct pm_ctlmsg_iter ia, ib;
 	struct pm_ctlmsg_host ha, hb;
 	struct pm_ctlmsg_user ua, ub;
+	struct pm_ctlmsg_counter ka, kb;
 	const char *d;
 	uint32_t n = 0;
 
@@ -73,6 +84,19 @@ pm_ctlmsgtest_chunk_diff(const struct pm_ctlmsg *a, const struct pm_ctlmsg *b)
 				break;
 			n++;
 			if ((d = pm_ctlmsgtest_user_diff(&ua, &ub)) != NULL)
+				return d;
+		}
+	} else if (a->type == PM_CTLMSG_COUNTERS_PART) {
+		for (;;) {
+			bool more_a = pm_ctlmsg_iter_counter(&ia, &ka);
+			bool more_b = pm_ctlmsg_iter_counter(&ib, &kb);
+
+			if (more_a != more_b)
+				return "chunk entry count";
+			if (!more_a)
+				break;
+			n++;
+			if ((d = pm_ctlmsgtest_counter_diff(&ka, &kb)) != NULL)
 				return d;
 		}
 	} else {
@@ -166,6 +190,7 @@ pm_ctlmsgtest_diff(const struct pm_ctlmsg *a, const struct pm_ctlmsg *b)
 	case PM_CTLMSG_STATE_HOSTS:
 	case PM_CTLMSG_USER_LIST_PART:
 	case PM_CTLMSG_HOST_LIST_PART:
+	case PM_CTLMSG_COUNTERS_PART:
 		return pm_ctlmsgtest_chunk_diff(a, b);
 	case PM_CTLMSG_HOST_SET:
 		if (!pm_ctlmsgtest_addr_same(&a->u.host_set.addr, &b->u.host_set.addr) ||

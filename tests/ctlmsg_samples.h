@@ -5,8 +5,9 @@
  * messages that covers every message type at least once, with boundary
  * values: empty and maximum-length strings, IPv4, IPv6 and "all" addresses,
  * zero and maximum integers, empty chunks and chunks filled until the
- * datagram is full. Each sample keeps the struct (or the chunk entries) it
- * was encoded from, so tests can compare a decode against the source.
+ * datagram is full (with the longest and the shortest entries). Each
+ * sample keeps the struct (or the chunk entries) it was encoded from, so
+ * tests can compare a decode against the source.
  * Deterministic: no randomness, no clock. Allocates (freed by
  * pm_ctlmsgtest_samples_free()).
  */
@@ -30,6 +31,7 @@ struct pm_ctlmsgtest_sample {
 	struct pm_ctlmsg msg;		/* the source (chunk types: header only) */
 	struct pm_ctlmsg_host *hosts;	/* STATE_HOSTS, HOST_LIST_PART source */
 	struct pm_ctlmsg_user *users;	/* USER_LIST_PART source */
+	struct pm_ctlmsg_counter *counters;	/* COUNTERS_PART source */
 	size_t nentries;
 };
 
@@ -173,6 +175,75 @@ pm_ctlmsgtest_add_chunk(struct pm_ctlmsgtest_samples *s, const char *name, uint1
 	return 0;
 }
 
+/*
+ * A COUNTERS_PART sample from @n entries of @k, or, with @gen, as many
+ * entries from @gen as fit in one datagram. The entries used are copied
+ * into the sample.
+ */
+static inline int
+pm_ctlmsgtest_add_counters(struct pm_ctlmsgtest_samples *s, const char *name, uint64_t reqid,
+			   uint64_t gen, bool last, const struct pm_ctlmsg_counter *k, size_t n,
+			   void (*gen_counter)(uint32_t, struct pm_ctlmsg_counter *))
+{
+	struct pm_ctlmsgtest_sample *x = pm_ctlmsgtest_push(s, name, PM_CTLMSG_COUNTERS_PART);
+	struct pm_ctlmsg_writer w;
+	size_t cap = gen_counter != NULL ? PM_CTLMSG_MAX / PM_CTLMSG_COUNTER_MIN : n;
+	size_t i;
+	int rc;
+
+	pm_ctlmsg_init(&x->msg, PM_CTLMSG_COUNTERS_PART, reqid, gen);
+	x->msg.flags = last ? PM_CTLMSG_F_LAST : 0;
+	x->counters = calloc(cap + 1, sizeof(*x->counters));
+	if (x->counters == NULL)
+		abort();
+	if (pm_ctlmsg_chunk_begin(&w, x->buf, PM_CTLMSG_MAX, PM_CTLMSG_COUNTERS_PART, reqid,
+				  gen) != 0)
+		return -1;
+	for (i = 0; i < cap; i++) {
+		if (gen_counter != NULL)
+			gen_counter((uint32_t)i, &x->counters[i]);
+		else
+			x->counters[i] = k[i];
+		rc = pm_ctlmsg_chunk_add_counter(&w, &x->counters[i]);
+		if (rc == -ENOSPC && gen_counter != NULL)
+			break;
+		if (rc != 0) {
+			fprintf(stderr, "sample %s: entry %zu: %d\n", name, i, rc);
+			return -1;
+		}
+	}
+	x->nentries = i;
+	rc = pm_ctlmsg_chunk_finish(&w, last);
+	if (rc < 0)
+		return -1;
+	x->len = (size_t)rc;
+	return 0;
+}
+
+/* Longest counter entries: 63-byte names of the whole charset, maximum
+ * values. */
+static inline void
+pm_ctlmsgtest_gen_long_counter(uint32_t i, struct pm_ctlmsg_counter *k)
+{
+	static const char cs[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "abcdefghijklmnopqrstuvwxyz0123456789_.-";
+	size_t j;
+
+	memset(k, 0, sizeof(*k));
+	for (j = 0; j < PM_CTLMSG_COUNTER_NAME_MAX; j++)
+		k->name[j] = cs[(i + j) % (sizeof(cs) - 1)];
+	k->value = UINT64_MAX - i;
+}
+
+/* Shortest counter entries: one-byte names. */
+static inline void
+pm_ctlmsgtest_gen_short_counter(uint32_t i, struct pm_ctlmsg_counter *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->name[0] = (char)('a' + i % 26);
+	k->value = i;
+}
+
 /* Smallest host entries: no tag. */
 static inline void
 pm_ctlmsgtest_gen_small_host(uint32_t i, struct pm_ctlmsg_host *h)
@@ -220,6 +291,7 @@ pm_ctlmsgtest_samples_free(struct pm_ctlmsgtest_samples *s)
 		free(s->v[i].buf);
 		free(s->v[i].hosts);
 		free(s->v[i].users);
+		free(s->v[i].counters);
 	}
 	free(s->v);
 	memset(s, 0, sizeof(*s));
@@ -231,6 +303,7 @@ pm_ctlmsgtest_samples_build(struct pm_ctlmsgtest_samples *s)
 	struct pm_ctlmsg m;
 	struct pm_ctlmsg_host hosts[3];
 	struct pm_ctlmsg_user users[2];
+	struct pm_ctlmsg_counter counters[3];
 	int rc = 0;
 	size_t i;
 
@@ -393,6 +466,8 @@ pm_ctlmsgtest_samples_build(struct pm_ctlmsgtest_samples *s)
 	rc |= pm_ctlmsgtest_add(s, "stats", &m);
 	pm_ctlmsg_init(&m, PM_CTLMSG_PING, 29, 0);
 	rc |= pm_ctlmsgtest_add(s, "ping", &m);
+	pm_ctlmsg_init(&m, PM_CTLMSG_COUNTERS, 30, 0);
+	rc |= pm_ctlmsgtest_add(s, "counters", &m);
 
 	pm_ctlmsg_init(&m, PM_CTLMSG_HELLO_ACK, 1, 0);
 	m.u.hello_ack.pid = 4343;
@@ -470,6 +545,11 @@ pm_ctlmsgtest_samples_build(struct pm_ctlmsgtest_samples *s)
 	m.u.reply.req_type = PM_CTLMSG_HOST_LIST;
 	m.u.reply.status = -ENOMEM;
 	rc |= pm_ctlmsgtest_add(s, "reply-host-list-error", &m);
+	pm_ctlmsg_init(&m, PM_CTLMSG_REPLY, 30, 1);
+	m.u.reply.req_type = PM_CTLMSG_COUNTERS;
+	m.u.reply.status = -ENOMEM;
+	strcpy(m.u.reply.reason, "out of memory listing counters");
+	rc |= pm_ctlmsgtest_add(s, "reply-counters-error", &m);
 
 	memset(users, 0, sizeof(users));
 	users[0].user_hash = 617210206u;
@@ -521,6 +601,20 @@ pm_ctlmsgtest_samples_build(struct pm_ctlmsgtest_samples *s)
 
 	pm_ctlmsg_init(&m, PM_CTLMSG_PONG, 29, 5);
 	rc |= pm_ctlmsgtest_add(s, "pong", &m);
+
+	memset(counters, 0, sizeof(counters));
+	strcpy(counters[0].name, "director.pins");
+	counters[0].value = 1;
+	strcpy(counters[1].name, "port.client.rx_packets");
+	counters[1].value = 0x0102030405060708ull;
+	strcpy(counters[2].name, "lcore.0.drop.IP_CSUM");
+	rc |= pm_ctlmsgtest_add_counters(s, "counters-part", 30, 1, false, counters, 3, NULL);
+	rc |= pm_ctlmsgtest_add_counters(s, "counters-part-empty-last", 30, 0, true, NULL, 0,
+					 NULL);
+	rc |= pm_ctlmsgtest_add_counters(s, "counters-part-full-last", UINT64_MAX, UINT64_MAX,
+					 true, NULL, 0, pm_ctlmsgtest_gen_long_counter);
+	rc |= pm_ctlmsgtest_add_counters(s, "counters-part-full-short", 31, 2, false, NULL, 0,
+					 pm_ctlmsgtest_gen_short_counter);
 
 	pm_ctlmsg_init(&m, PM_CTLMSG_ERROR, 0, 0);
 	m.u.error.code = PM_CTLMSG_ERR_BUSY;

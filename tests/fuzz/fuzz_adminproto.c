@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "adminproto.h"
+#include "ctlmsg.h"
 
 #define CHECK(c)                                                                 \
 	do {                                                                     \
@@ -83,6 +84,8 @@ record(struct trace *t, enum pm_adminproto_status st, const struct pm_adminproto
 	CHECK(!c->has_port || c->port >= 1);
 	CHECK(c->has_ip ? c->ip.family != PM_AF_NONE : c->ip.family == PM_AF_NONE);
 	CHECK(c->kind != PM_ADMINPROTO_USER_ASSIGN || c->user_len > 0);
+	CHECK(c->kind != PM_ADMINPROTO_POSTMUX_COUNTERS || c->field_len == 0 ||
+	      (c->field_len <= PM_ADMINPROTO_PREFIX_MAX && pm_ctlmsg_counter_name_ok(c->field)));
 	CHECK(strcmp(c->name, pm_adminproto_kind_name(c->kind)) == 0);
 	trace_put(t, &c->kind, sizeof(c->kind));
 	trace_put(t, &c->has_ip, sizeof(c->has_ip));
@@ -319,6 +322,7 @@ check_fmt(const uint8_t *in, size_t n)
 	CHECK_FMT(pm_adminproto_fmt_user(buf, size, u32, ~u32, &b));
 	CHECK_FMT(pm_adminproto_fmt_lookup(buf, size, &a, u32, &b, n & 2 ? &a : NULL));
 	CHECK_FMT(pm_adminproto_fmt_director_self(buf, size, &b, (uint16_t)u32, i64, ~u32));
+	CHECK_FMT(pm_adminproto_fmt_counter(buf, size, tag, (uint64_t)i64));
 }
 
 int

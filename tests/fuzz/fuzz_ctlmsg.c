@@ -47,6 +47,7 @@ reencode_chunk(const struct pm_ctlmsg *m)
 	struct pm_ctlmsg_iter it;
 	struct pm_ctlmsg_host h;
 	struct pm_ctlmsg_user u;
+	struct pm_ctlmsg_counter k;
 	uint32_t n = 0;
 	int rc;
 
@@ -57,6 +58,12 @@ reencode_chunk(const struct pm_ctlmsg *m)
 	if (m->type == PM_CTLMSG_USER_LIST_PART) {
 		while (pm_ctlmsg_iter_user(&it, &u)) {
 			if ((rc = pm_ctlmsg_chunk_add_user(&w, &u)) != 0)
+				return rc;
+			n++;
+		}
+	} else if (m->type == PM_CTLMSG_COUNTERS_PART) {
+		while (pm_ctlmsg_iter_counter(&it, &k)) {
+			if ((rc = pm_ctlmsg_chunk_add_counter(&w, &k)) != 0)
 				return rc;
 			n++;
 		}
@@ -89,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (m1.type == PM_CTLMSG_STATE_HOSTS || m1.type == PM_CTLMSG_USER_LIST_PART ||
-	    m1.type == PM_CTLMSG_HOST_LIST_PART)
+	    m1.type == PM_CTLMSG_HOST_LIST_PART || m1.type == PM_CTLMSG_COUNTERS_PART)
 		len = reencode_chunk(&m1);
 	else
 		len = pm_ctlmsg_encode(&m1, out, sizeof(out));

@@ -242,6 +242,81 @@ test_adminclient_user_line_keeps_the_texts(void **state)
 	assert_int_equal(pm_adminclient_parse_user(s, strlen(s), &u), -EINVAL);
 }
 
+/* ---- stats ------------------------------------------------------------------------------ */
+
+static int
+parse_counter(const char *line, struct pm_adminclient_counter *k)
+{
+	return pm_adminclient_parse_counter(line, strlen(line), k);
+}
+
+static void
+test_adminclient_counter_line_is_name_tab_number(void **state)
+{
+	static const char *const bad[] = {
+		"", "director.pins", "director.pins\t", "\t1", "director.pins\t1\t2",
+		"data plane not connected", "out of memory", "a b\t1", "a\x01tb\t1",
+		"a\t-1", "a\t+1", "a\t 1", "a\t1 ", "a\t0x1", "a\t18446744073709551616",
+		"a\t99999999999999999999", "a\t000000000000000000001",
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-\t1",
+	};
+	struct pm_adminclient_counter k;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse_counter("director.pins\t1", &k), 0);
+	assert_string_equal(k.name, "director.pins");
+	assert_true(k.value == 1);
+	assert_int_equal(parse_counter("lcore.0.drop.IP_CSUM\t18446744073709551615", &k), 0);
+	assert_string_equal(k.name, "lcore.0.drop.IP_CSUM");
+	assert_true(k.value == UINT64_MAX);
+	assert_int_equal(parse_counter("x\t00", &k), 0);
+	assert_true(k.value == 0);
+	/* 63 bytes is the longest name. */
+	assert_int_equal(parse_counter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789_\t7", &k), 0);
+	assert_int_equal(strlen(k.name), 63);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse_counter(bad[i], &k) != -EINVAL)
+			fail_msg("accepted as a counter line: \"%s\"", bad[i]);
+	}
+}
+
+static void
+test_adminclient_counters_values_line_up_right_aligned(void **state)
+{
+	struct pm_adminclient_counter k[4];
+	struct capture c;
+	char *s;
+
+	(void)state;
+	assert_int_equal(parse_counter("director.pins\t1", &k[0]), 0);
+	assert_int_equal(parse_counter("director.rings_published\t12", &k[1]), 0);
+	assert_int_equal(parse_counter("ctl.received\t18446744073709551615", &k[2]), 0);
+	assert_int_equal(parse_counter("x\t0", &k[3]), 0);
+	cap_open(&c);
+	assert_int_equal(pm_adminclient_print_counters(c.fp, k, 4), 0);
+	s = cap_close(&c);
+	assert_string_equal(s,
+		"director.pins                                1\n"
+		"director.rings_published                    12\n"
+		"ctl.received              18446744073709551615\n"
+		"x                                            0\n");
+	free(s);
+	cap_open(&c);
+	assert_int_equal(pm_adminclient_print_counters(c.fp, k, 2), 0);
+	s = cap_close(&c);
+	assert_string_equal(s,
+		"director.pins              1\n"
+		"director.rings_published  12\n");
+	free(s);
+	cap_open(&c);
+	assert_int_equal(pm_adminclient_print_counters(c.fp, NULL, 0), 0);
+	s = cap_close(&c);
+	assert_string_equal(s, "");
+	free(s);
+}
+
 /* ---- dates and status <user> ---------------------------------------------------------- */
 
 static void
@@ -614,6 +689,8 @@ main(void)
 		cmocka_unit_test(test_adminclient_bad_host_lines_are_einval),
 		cmocka_unit_test(test_adminclient_lookup_reply_needs_four_fields),
 		cmocka_unit_test(test_adminclient_user_line_keeps_the_texts),
+		cmocka_unit_test(test_adminclient_counter_line_is_name_tab_number),
+		cmocka_unit_test(test_adminclient_counters_values_line_up_right_aligned),
 		cmocka_unit_test(test_adminclient_time_is_local),
 		cmocka_unit_test(test_adminclient_lookup_prints_doveadms_three_lines),
 		cmocka_unit_test(test_adminclient_status_table_layout),

@@ -144,6 +144,10 @@ describe(struct sbuf *b, enum pm_adminproto_status st, const struct pm_adminprot
 		sb_printf(b, " value=");
 		sb_bytes(b, c->value, c->value_len);
 	}
+	if (c->kind == PM_ADMINPROTO_POSTMUX_COUNTERS) {
+		sb_printf(b, " prefix=");
+		sb_bytes(b, c->field, c->field_len);
+	}
 }
 
 /*
@@ -660,6 +664,49 @@ test_adminproto_user_assign_needs_a_name(void **state)
 	expect_vectors(v, sizeof(v) / sizeof(v[0]));
 }
 
+#define P63 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX0123456789_.-"
+
+/* postmux's own command: no argument or one prefix of counter-name bytes
+ * (at most 63); anything else closes like a bad Dovecot command. */
+static void
+test_adminproto_postmux_counters_takes_only_a_valid_prefix(void **state)
+{
+	static const struct vec v[] = {
+		V("POSTMUX-COUNTERS", "RUN POSTMUX-COUNTERS prefix="),
+		V("POSTMUX-COUNTERS	", "RUN POSTMUX-COUNTERS prefix="),
+		V("POSTMUX-COUNTERS	director.", "RUN POSTMUX-COUNTERS prefix=director."),
+		V("POSTMUX-COUNTERS	port.client-1_x.rx",
+		  "RUN POSTMUX-COUNTERS prefix=port.client-1_x.rx"),
+		V("POSTMUX-COUNTERS	" P63, "RUN POSTMUX-COUNTERS prefix=" P63),
+		V("POSTMUX-COUNTERS	d\x01" "2ir", "RUN POSTMUX-COUNTERS prefix=d2ir"),
+		/* as every field: cut at an escaped NUL */
+		V("POSTMUX-COUNTERS	dir\x01" "0x", "RUN POSTMUX-COUNTERS prefix=dir"),
+		V("POSTMUX-COUNTERS	director.\r", "RUN POSTMUX-COUNTERS prefix=director."),
+		V("POSTMUX-COUNTERS	" P63 "x",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	a\tb",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	\t",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	director pins",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	dir/x",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	dir\x01tx",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	dir\x80",
+		  "CLOSE doveadm sent invalid POSTMUX-COUNTERS parameters"),
+		V("POSTMUX-COUNTERS	\x01" "0",
+		  "RUN POSTMUX-COUNTERS prefix="),
+		V("postmux-counters", "CLOSE doveadm sent unknown command"),
+		V("POSTMUX-COUNTER", "CLOSE doveadm sent unknown command"),
+	};
+
+	(void)state;
+	assert_int_equal(sizeof(P63) - 1, PM_ADMINPROTO_PREFIX_MAX);
+	expect_vectors(v, sizeof(v) / sizeof(v[0]));
+}
+
 static void
 test_adminproto_unknown_or_empty_line_closes(void **state)
 {
@@ -845,7 +892,7 @@ test_adminproto_every_chunk_size_gives_same_events(void **state)
 				 "USER-KICK-ALT\tf\tv\nDIRECTOR-LIST\nDIRECTOR-ADD\t::1\t9\n"
 				 "DIRECTOR-REMOVE\t127.0.0.1\nUSER-ASSIGN\tbob\tt\n"
 				 "HOST-SET\t10.0.0.1\t1001\nHOST-LIST-REMOVED\r\n"
-				 "HOST-UPDATE\t10.0.0.1\nHOST-LIST\n";
+				 "POSTMUX-COUNTERS\tctl.\nHOST-UPDATE\t10.0.0.1\nHOST-LIST\n";
 	struct pm_adminproto p;
 	uint32_t minor;
 	char *got;
@@ -873,6 +920,7 @@ test_adminproto_every_chunk_size_gives_same_events(void **state)
 			    "RUN USER-ASSIGN tag=t user=bob\n"
 			    "REPLY HOST-SET vhost count too large\\x0a\n"
 			    "RUN HOST-LIST-REMOVED\n"
+			    "RUN POSTMUX-COUNTERS prefix=ctl.\n"
 			    "CLOSE doveadm sent invalid HOST-UPDATE parameters\n");
 	free(got);
 	/* it closed, so it is no longer handshaked; check the minor on a
@@ -1275,6 +1323,26 @@ test_adminproto_director_self_line_matches_standalone(void **state)
 	assert_string_equal(PM_ADMINPROTO_BANNER, "VERSION\tdirector-doveadm\t1\t0\n");
 }
 
+static void
+test_adminproto_counter_line_is_name_tab_value(void **state)
+{
+	char buf[128], name[80];
+
+	(void)state;
+	CHECK_SIZES("director.pins\t1\n", pm_adminproto_fmt_counter(mb, size_, "director.pins", 1));
+	CHECK_SIZES("x\t0\n", pm_adminproto_fmt_counter(mb, size_, "x", 0));
+	CHECK_SIZES(P63 "\t18446744073709551615\n",
+		    pm_adminproto_fmt_counter(mb, size_, P63, UINT64_MAX));
+	/* Names that would need escaping, or are not names, are refused. */
+	assert_int_equal(pm_adminproto_fmt_counter(buf, sizeof(buf), "", 1), -EINVAL);
+	assert_int_equal(pm_adminproto_fmt_counter(buf, sizeof(buf), "a\tb", 1), -EINVAL);
+	assert_int_equal(pm_adminproto_fmt_counter(buf, sizeof(buf), "a b", 1), -EINVAL);
+	assert_int_equal(pm_adminproto_fmt_counter(buf, 0, "a\nb", 1), -EINVAL);
+	snprintf(name, sizeof(name), "%sx", P63);
+	assert_int_equal(pm_adminproto_fmt_counter(buf, sizeof(buf), name, 1), -EINVAL);
+	assert_string_equal(buf, "");
+}
+
 int
 main(void)
 {
@@ -1294,6 +1362,7 @@ main(void)
 		cmocka_unit_test(test_adminproto_user_kick_nowait_is_exact),
 		cmocka_unit_test(test_adminproto_director_add_remove_port_is_optional),
 		cmocka_unit_test(test_adminproto_user_assign_needs_a_name),
+		cmocka_unit_test(test_adminproto_postmux_counters_takes_only_a_valid_prefix),
 		cmocka_unit_test(test_adminproto_unknown_or_empty_line_closes),
 		cmocka_unit_test(test_adminproto_kind_names_round_trip),
 		cmocka_unit_test(test_adminproto_pipelined_commands_all_returned_in_order),
@@ -1309,6 +1378,7 @@ main(void)
 		cmocka_unit_test(test_adminproto_host_line_matches_dovecot),
 		cmocka_unit_test(test_adminproto_user_lines_match_dovecot),
 		cmocka_unit_test(test_adminproto_director_self_line_matches_standalone),
+		cmocka_unit_test(test_adminproto_counter_line_is_name_tab_value),
 	};
 
 	return cmocka_run_group_tests_name("adminproto", tests, NULL, NULL);

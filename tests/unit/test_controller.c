@@ -1067,7 +1067,8 @@ test_controller_bad_input_closes_only_that_client(void **state)
 {
 	static const char *const bad[] = {
 		"HOST-FOO\n", "\n", "HOST-UPDATE\t10.0.0.1\n", "host-list\n",
-		"VERSION\tdirector-doveadm\t2\t0\n",
+		"VERSION\tdirector-doveadm\t2\t0\n", "POSTMUX-COUNTERS\tbad prefix\n",
+		"POSTMUX-COUNTERS\tdirector.\tx\n",
 	};
 	size_t i;
 
@@ -1434,6 +1435,159 @@ test_controller_request_ids_match_out_of_order(void **state)
 	harness_free(h);
 }
 
+/* ---- tests: POSTMUX-COUNTERS ------------------------------------------------------ */
+
+/* A COUNTERS_PART answering @req with @n counters from @names/@values. */
+static void
+dp_counters_part(struct h *h, const struct pm_ctlmsg *req, const char *const *names,
+		 const uint64_t *values, size_t n, bool last)
+{
+	struct pm_ctlmsg_writer w;
+	struct pm_ctlmsg_counter k;
+	uint8_t buf[PM_CTLMSG_MAX];
+	size_t i;
+	int len;
+
+	assert_int_equal(pm_ctlmsg_chunk_begin(&w, buf, sizeof(buf), PM_CTLMSG_COUNTERS_PART,
+					       req->request_id, 1), 0);
+	for (i = 0; i < n; i++) {
+		memset(&k, 0, sizeof(k));
+		snprintf(k.name, sizeof(k.name), "%s", names[i]);
+		k.value = values[i];
+		assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), 0);
+	}
+	len = pm_ctlmsg_chunk_finish(&w, last);
+	assert_true(len > 0);
+	pm_controller_dp_input(h->c, buf, (size_t)len);
+}
+
+/* Without a ready data plane the answer is immediate: counters are for
+ * diagnosing, and a 30 s ring-sync wait would hide the cause. */
+static void
+test_controller_postmux_counters_without_dp_fails_at_once(void **state)
+{
+	struct h *h = harness("10.0.0.1", NULL);
+	uint64_t id = client(h);
+	uint8_t refuse[512];
+	struct pm_ctlmsg m;
+	size_t len;
+
+	(void)state;
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\nDIRECTOR-LIST\n"),
+			    "data plane not connected\n\n"
+			    "127.0.0.1\t0\tself\t0\tring synced\t0\n\n");
+	assert_true(logged(h, "POSTMUX-COUNTERS: data plane not connected"));
+	/* Connected, but HELLO_ACK has not come yet: the same. */
+	assert_int_equal(pm_controller_dp_open(h->c, refuse, sizeof(refuse), &len), 0);
+	dp_expect(h, &m, PM_CTLMSG_HELLO);
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\tctl.\n"),
+			    "data plane not connected\n\n");
+	dp_none(h);
+	/* Nothing was left waiting for a data plane. */
+	tick_at(h, T0 + PM_CONTROLLER_WAIT_MS);
+	assert_string_equal(take(h, id), "");
+	harness_free(h);
+}
+
+static void
+test_controller_postmux_counters_streams_parts_with_prefix(void **state)
+{
+	static const char *const n1[] = { "director.pins", "ctl.received", "director.kicks" };
+	static const uint64_t v1[] = { 1, 5, 0 };
+	static const char *const n2[] = { "director.z", "lcore.0.rx" };
+	static const uint64_t v2[] = { UINT64_MAX, 7 };
+	struct h *h = harness("10.0.0.1", NULL);
+	uint64_t id = client(h);
+	struct pm_ctlmsg m;
+
+	(void)state;
+	dp_up(h);
+	/* Every counter, in the data plane's order, over two parts; the
+	 * pipelined command waits for the end of the list. */
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\nDIRECTOR-LIST\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	assert_int_equal(m.generation, 0);
+	dp_counters_part(h, &m, n1, v1, 3, false);
+	assert_string_equal(take(h, id), "director.pins\t1\nctl.received\t5\ndirector.kicks\t0\n");
+	dp_counters_part(h, &m, n2, v2, 2, true);
+	assert_string_equal(take(h, id), "director.z\t18446744073709551615\nlcore.0.rx\t7\n\n"
+					 "127.0.0.1\t0\tself\t0\tring synced\t0\n\n");
+	/* A prefix keeps only the names that start with it. */
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\tdirector.\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	dp_counters_part(h, &m, n1, v1, 3, false);
+	dp_counters_part(h, &m, n2, v2, 2, true);
+	assert_string_equal(take(h, id), "director.pins\t1\ndirector.kicks\t0\n"
+					 "director.z\t18446744073709551615\n\n");
+	/* No match: just the end line. */
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\tnone\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	dp_counters_part(h, &m, n1, v1, 3, true);
+	assert_string_equal(take(h, id), "\n");
+	/* The data plane cannot list them: the error line, then the end. */
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	dp_reply(h, &m, -ENOMEM, "out of memory listing counters");
+	assert_string_equal(take(h, id), "out of memory\n\n");
+	dp_none(h);
+	harness_free(h);
+}
+
+static void
+test_controller_postmux_counters_dp_loss_is_not_retried(void **state)
+{
+	static const char *const n1[] = { "director.pins" };
+	static const uint64_t v1[] = { 3 };
+	struct h *h = harness("10.0.0.1", NULL);
+	uint64_t id = client(h);
+	struct pm_ctlmsg m, r;
+
+	(void)state;
+	dp_up(h);
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	dp_counters_part(h, &m, n1, v1, 1, false);
+	pm_controller_dp_closed(h->c, "EOF");
+	assert_string_equal(take(h, id), "director.pins\t3\ndata plane disconnected\n\n");
+	dp_up(h);
+	dp_none(h);
+	/* Before any part, too. */
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	pm_controller_dp_closed(h->c, "EOF");
+	assert_string_equal(take(h, id), "data plane disconnected\n\n");
+
+	/* A COUNTERS_PART for another request, or another list for COUNTERS,
+	 * is a protocol error. */
+	dp_up(h);
+	assert_string_equal(cmd(h, id, "HOST-FLUSH\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_HOST_FLUSH);
+	dp_counters_part(h, &m, n1, v1, 1, true);
+	dp_expect(h, &r, PM_CTLMSG_ERROR);
+	assert_int_equal(r.u.error.code, PM_CTLMSG_ERR_UNEXPECTED);
+	assert_non_null(strstr(r.u.error.reason, "not a COUNTERS request"));
+	pm_controller_dp_closed(h->c, "x");
+	assert_string_equal(take(h, id), "data plane disconnected - result unknown\n");
+	dp_up(h);
+	assert_string_equal(cmd(h, id, "POSTMUX-COUNTERS\n"), "");
+	dp_expect(h, &m, PM_CTLMSG_COUNTERS);
+	{
+		struct pm_ctlmsg_writer w;
+		uint8_t buf[128];
+		int len;
+
+		pm_ctlmsg_chunk_begin(&w, buf, sizeof(buf), PM_CTLMSG_USER_LIST_PART,
+				      m.request_id, 1);
+		len = pm_ctlmsg_chunk_finish(&w, true);
+		pm_controller_dp_input(h->c, buf, (size_t)len);
+	}
+	dp_expect(h, &r, PM_CTLMSG_ERROR);
+	assert_non_null(strstr(r.u.error.reason, "not a USER_LIST request"));
+	pm_controller_dp_closed(h->c, "x");
+	assert_string_equal(take(h, id), "data plane disconnected\n\n");
+	harness_free(h);
+}
+
 int
 main(void)
 {
@@ -1477,6 +1631,9 @@ main(void)
 		cmocka_unit_test(test_controller_hello_ack_timeout_closes),
 		cmocka_unit_test(test_controller_dp_loss_requeues_reads_fails_writes),
 		cmocka_unit_test(test_controller_request_ids_match_out_of_order),
+		cmocka_unit_test(test_controller_postmux_counters_without_dp_fails_at_once),
+		cmocka_unit_test(test_controller_postmux_counters_streams_parts_with_prefix),
+		cmocka_unit_test(test_controller_postmux_counters_dp_loss_is_not_retried),
 	};
 
 	return cmocka_run_group_tests_name("controller", tests, NULL, NULL);

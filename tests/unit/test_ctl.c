@@ -3,7 +3,8 @@
  * driven with encoded datagrams on simulated time, as postmux-control would
  * drive it (docs/control-channel.md): the handshake, full states (and again
  * after a reconnect), every request and its answer, deferred RESET_USERS
- * answers, chunked lists, back-pressure, and every refusal.
+ * answers, chunked lists (pins, hosts, counters), back-pressure, and every
+ * refusal.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -41,6 +42,7 @@ struct fx {
 /* Error records logged, to check that each close is logged exactly once. */
 static unsigned int log_errors;
 static char log_last[1024];
+static char log_warn_last[1024];
 
 static void
 log_sink(void *arg, enum pm_log_level level, const char *text)
@@ -50,6 +52,8 @@ log_sink(void *arg, enum pm_log_level level, const char *text)
 		log_errors++;
 		snprintf(log_last, sizeof(log_last), "%s", text);
 	}
+	if (level == PM_LOG_WARN)
+		snprintf(log_warn_last, sizeof(log_warn_last), "%s", text);
 }
 
 static int
@@ -94,25 +98,36 @@ out_msg(struct fx *f, size_t i, struct pm_ctlmsg *m)
 	assert_int_equal(pm_ctlmsg_decode(m, f->out[i].buf, f->out[i].len), 0);
 }
 
-static int
-setup(void **state)
+/* A fresh module for @f, with the counters callback @fn (NULL: none). */
+static struct pm_ctl *
+new_ctl(struct fx *f, pm_ctl_counters_fn fn, void *arg)
 {
-	struct fx *f = calloc(1, sizeof(*f));
 	struct pm_ctl_params p;
 
-	assert_non_null(f);
 	memset(&p, 0, sizeof(p));
 	pm_director_config_defaults(&p.director);
 	p.pid = 4242;
 	memset(p.boot_id, 0xb0, sizeof(p.boot_id));
 	p.send = on_send;
 	p.send_arg = f;
-	f->c = pm_ctl_new(&p);
+	p.counters = fn;
+	p.counters_arg = arg;
+	return pm_ctl_new(&p);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->c = new_ctl(f, NULL, NULL);
 	assert_non_null(f->c);
 	f->now = T0_MS;
 	f->next_id = 1;
 	log_errors = 0;
 	log_last[0] = '\0';
+	log_warn_last[0] = '\0';
 	pm_log_set_sink(log_sink, NULL);
 	*state = f;
 	return 0;
@@ -1291,6 +1306,216 @@ test_ctl_stats_and_ping(void **state)
 	assert_int_equal(a.generation, 1);
 }
 
+/* ---- counters -------------------------------------------------------------------- */
+
+#define NDIRCTL 16	/* director.* (8) and ctl.* (8) */
+
+static const char *const fixed_names[NDIRCTL] = {
+	"director.pins", "director.moving", "director.jobs", "director.rings_published",
+	"director.pins_expired", "director.moves_started", "director.kicks",
+	"director.pin_buckets",
+	"ctl.received", "ctl.sent", "ctl.restarts", "ctl.states_applied", "ctl.states_refused",
+	"ctl.requests_failed", "ctl.errors_sent", "ctl.kicks",
+};
+
+/* Collect the COUNTERS_PART answer in f->out: every part has the request id,
+ * only the last is flagged LAST; the entries, in order, go to @k. */
+static size_t
+collect_counter_parts(struct fx *f, uint64_t reqid, struct pm_ctlmsg_counter *k, size_t max)
+{
+	struct pm_ctlmsg a;
+	struct pm_ctlmsg_iter it;
+	size_t i, n = 0;
+
+	for (i = 0; i < f->nout; i++) {
+		out_msg(f, i, &a);
+		assert_int_equal(a.type, PM_CTLMSG_COUNTERS_PART);
+		assert_int_equal(a.request_id, reqid);
+		assert_int_equal(a.flags, i + 1 == f->nout ? PM_CTLMSG_F_LAST : 0);
+		assert_true(f->out[i].len <= PM_CTLMSG_MAX);
+		pm_ctlmsg_iter_init(&it, &a);
+		while (n < max && pm_ctlmsg_iter_counter(&it, &k[n]))
+			n++;
+		assert_false(pm_ctlmsg_iter_counter(&it, &(struct pm_ctlmsg_counter){ 0 }));
+	}
+	return n;
+}
+
+static void
+test_ctl_counters_without_callback_are_director_and_ctl(void **state)
+{
+	struct fx *f = *state;
+	struct pm_ctlmsg_counter k[NDIRCTL + 1];
+	struct pm_director_stats ds;
+	struct pm_ctl_stats cs;
+	struct pm_ctlmsg m;
+	const char *h;
+	size_t i;
+
+	ready(f);
+	assign(f, "user1", "", &h, NULL);
+	pm_director_stats(pm_ctl_director(f->c), &ds);
+	pm_ctl_stats(f->c, &cs);
+	m = req(f, PM_CTLMSG_COUNTERS, 0);
+	out_clear(f);
+	assert_int_equal(feed(f, &m), PM_CTL_OK);
+	assert_false(pm_ctl_busy(f->c));
+	assert_int_equal(f->nout, 1);
+	assert_int_equal(collect_counter_parts(f, m.request_id, k, NDIRCTL + 1), NDIRCTL);
+	for (i = 0; i < NDIRCTL; i++)
+		assert_string_equal(k[i].name, fixed_names[i]);
+	/* The values are the structs' when the request was handled: the
+	 * request itself is received, its answer not yet sent. */
+	assert_true(k[0].value == 1 && ds.pins == 1);
+	assert_true(k[1].value == ds.moving && k[2].value == ds.jobs);
+	assert_true(k[3].value == ds.rings_published && k[3].value >= 2);
+	assert_true(k[4].value == ds.pins_expired && k[5].value == ds.moves_started);
+	assert_true(k[6].value == ds.kicks && k[7].value == ds.pin_buckets && k[7].value > 0);
+	/* HELLO, STATE_BEGIN, STATE_HOSTS, STATE_COMMIT, USER_ASSIGN, COUNTERS. */
+	assert_true(k[8].value == cs.received + 1 && k[8].value == 6);
+	/* HELLO_ACK, the commit's REPLY, the assign's REPLY. */
+	assert_true(k[9].value == cs.sent && k[9].value == 3);
+	assert_true(k[10].value == 0 && k[11].value == 1 && k[12].value == 0);
+	assert_true(k[13].value == 0 && k[14].value == 0 && k[15].value == 0);
+	pm_ctl_stats(f->c, &cs);
+	assert_true(cs.sent == 4 && cs.received == 6);
+	out_msg(f, 0, &m);
+	assert_int_equal(m.generation, 1);
+
+	/* Before any state: the applied generation is 0 in the answer. */
+	pm_ctl_restart(f->c);
+	hello(f, true, 1);
+	m = req(f, PM_CTLMSG_COUNTERS, 0);
+	out_clear(f);
+	assert_int_equal(feed(f, &m), PM_CTL_OK);
+	assert_int_equal(collect_counter_parts(f, m.request_id, k, NDIRCTL + 1), NDIRCTL);
+	assert_true(k[10].value == 1);	/* ctl.restarts */
+}
+
+struct emitter {
+	size_t n;		/* counters to emit */
+	unsigned int calls;
+	bool bad;		/* also emit names that cannot go on the wire */
+};
+
+static void
+emit_many(void *arg, pm_ctl_counter_emit_fn emit, void *emit_arg)
+{
+	struct emitter *e = arg;
+	char name[PM_CTLMSG_COUNTER_NAME_MAX + 8];
+	size_t i;
+
+	e->calls++;
+	for (i = 0; i < e->n; i++) {
+		snprintf(name, sizeof(name), "test.counter.%05zu", i);
+		emit(emit_arg, name, (uint64_t)i * 3 + UINT64_C(0x100000000));
+		if (!e->bad || i != 1)
+			continue;
+		emit(emit_arg, "bad name", 1);
+		emit(emit_arg, "", 2);
+		emit(emit_arg, "x\ty", 3);
+		memset(name, 'n', sizeof(name) - 1);
+		name[PM_CTLMSG_COUNTER_NAME_MAX + 1] = '\0';	/* 64 bytes */
+		emit(emit_arg, name, 4);
+	}
+}
+
+/* 5000 counters from the callback: after the 16 fixed ones, in emission
+ * order, split over parts that each fit a datagram, the last flagged LAST;
+ * held back while the caller's queue is full. */
+static void
+test_ctl_counters_callback_is_chunked_in_order(void **state)
+{
+	struct fx *f = *state;
+	struct emitter e = { .n = 5000 };
+	enum { MAXK = NDIRCTL + 5000 + 1 };
+	struct pm_ctlmsg_counter *k = calloc(MAXK, sizeof(*k));
+	struct pm_ctlmsg m, a, ping;
+	char want[32];
+	size_t i, n;
+
+	assert_non_null(k);
+	pm_ctl_free(f->c);
+	f->c = new_ctl(f, emit_many, &e);
+	assert_non_null(f->c);
+	ready(f);
+	m = req(f, PM_CTLMSG_COUNTERS, 0);
+	out_clear(f);
+	assert_int_equal(feed(f, &m), PM_CTL_OK);
+	assert_int_equal(e.calls, 1);
+	assert_false(pm_ctl_busy(f->c));
+	/* 28-byte entries ("test.counter.NNNNN", 18 bytes): 2339 a part. */
+	assert_int_equal(f->nout, 3);
+	n = collect_counter_parts(f, m.request_id, k, MAXK);
+	assert_int_equal(n, NDIRCTL + 5000);
+	for (i = 0; i < NDIRCTL; i++)
+		assert_string_equal(k[i].name, fixed_names[i]);
+	for (i = 0; i < 5000; i++) {
+		snprintf(want, sizeof(want), "test.counter.%05zu", i);
+		assert_string_equal(k[NDIRCTL + i].name, want);
+		assert_true(k[NDIRCTL + i].value == (uint64_t)i * 3 + UINT64_C(0x100000000));
+	}
+	out_msg(f, 0, &a);
+	assert_int_equal(a.generation, 1);
+
+	/* Back-pressure: one part per pump while the queue says FULL; a
+	 * request meanwhile first gets the rest out. */
+	f->send_rc = PM_CTL_SEND_FULL;
+	m = req(f, PM_CTLMSG_COUNTERS, 0);
+	out_clear(f);
+	assert_int_equal(feed(f, &m), PM_CTL_OK);
+	assert_int_equal(f->nout, 1);
+	assert_true(pm_ctl_busy(f->c));
+	assert_int_equal(pm_ctl_pump(f->c), PM_CTL_OK);
+	assert_int_equal(f->nout, 2);
+	assert_true(pm_ctl_busy(f->c));
+	ping = req(f, PM_CTLMSG_PING, 0);
+	assert_int_equal(feed(f, &ping), PM_CTL_OK);
+	assert_false(pm_ctl_busy(f->c));
+	assert_int_equal(f->nout, 4);
+	out_msg(f, 3, &a);
+	assert_int_equal(a.type, PM_CTLMSG_PONG);
+	f->nout--;
+	free(f->out[3].buf);
+	assert_int_equal(collect_counter_parts(f, m.request_id, k, MAXK), NDIRCTL + 5000);
+	assert_int_equal(e.calls, 2);
+
+	/* A restart drops a list still being sent. */
+	m = req(f, PM_CTLMSG_COUNTERS, 0);
+	out_clear(f);
+	assert_int_equal(feed(f, &m), PM_CTL_OK);
+	assert_true(pm_ctl_busy(f->c));
+	pm_ctl_restart(f->c);
+	assert_false(pm_ctl_busy(f->c));
+	free(k);
+}
+
+static void
+test_ctl_counters_with_bad_names_are_left_out_and_logged(void **state)
+{
+	struct fx *f = *state;
+	struct emitter e = { .n = 3, .bad = true };
+	struct pm_ctlmsg_counter k[NDIRCTL + 8];
+	struct pm_ctlmsg m;
+
+	pm_ctl_free(f->c);
+	f->c = new_ctl(f, emit_many, &e);
+	assert_non_null(f->c);
+	ready(f);
+	m = req(f, PM_CTLMSG_COUNTERS, 0);
+	out_clear(f);
+	assert_int_equal(feed(f, &m), PM_CTL_OK);
+	assert_int_equal(f->nout, 1);
+	assert_int_equal(collect_counter_parts(f, m.request_id, k, NDIRCTL + 8), NDIRCTL + 3);
+	assert_string_equal(k[NDIRCTL + 1].name, "test.counter.00001");
+	assert_string_equal(k[NDIRCTL + 2].name, "test.counter.00002");
+	if (strstr(log_warn_last, "4 counter(s)") == NULL ||
+	    strstr(log_warn_last, "\"bad name\"") == NULL)
+		fail_msg("warning: %s", log_warn_last);
+	assert_int_equal(log_errors, 0);
+	assert_int_equal(pm_ctl_state(f->c), PM_CTL_READY);
+}
+
 int
 main(void)
 {
@@ -1325,6 +1550,9 @@ main(void)
 		T(test_ctl_user_list_waits_for_room),
 		T(test_ctl_host_list_of_no_hosts_is_one_empty_part),
 		T(test_ctl_stats_and_ping),
+		T(test_ctl_counters_without_callback_are_director_and_ctl),
+		T(test_ctl_counters_callback_is_chunked_in_order),
+		T(test_ctl_counters_with_bad_names_are_left_out_and_logged),
 #undef T
 	};
 	int ret;

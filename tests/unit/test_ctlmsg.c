@@ -109,7 +109,7 @@ static bool
 is_chunk_type(uint16_t t)
 {
 	return t == PM_CTLMSG_STATE_HOSTS || t == PM_CTLMSG_USER_LIST_PART ||
-	       t == PM_CTLMSG_HOST_LIST_PART;
+	       t == PM_CTLMSG_HOST_LIST_PART || t == PM_CTLMSG_COUNTERS_PART;
 }
 
 /* ---- layout --------------------------------------------------------------- */
@@ -175,6 +175,23 @@ test_ctlmsg_golden_vectors_match_documented_layout(void **state)
 		'P', 'M', 'X', 'C', 1, 0, 18, 0, 0, 0, 0, 0, 32, 0, 0, 0,
 		29, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	};
+	static const uint8_t counters[] = {
+		'P', 'M', 'X', 'C', 1, 0, 19, 0, 0, 0, 0, 0, 32, 0, 0, 0,
+		30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	};
+	static const uint8_t counters_part[] = {
+		'P', 'M', 'X', 'C', 1, 0, 71, 0, 0, 0, 0, 0, 121, 0, 0, 0,
+		30, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+		3, 0, 0, 0,						/* count */
+		13, 0, 'd', 'i', 'r', 'e', 'c', 't', 'o', 'r', '.', 'p', 'i', 'n', 's',
+		1, 0, 0, 0, 0, 0, 0, 0,					/* value 1 */
+		22, 0, 'p', 'o', 'r', 't', '.', 'c', 'l', 'i', 'e', 'n', 't', '.',
+		'r', 'x', '_', 'p', 'a', 'c', 'k', 'e', 't', 's',
+		8, 7, 6, 5, 4, 3, 2, 1,					/* 0x0102...08 */
+		20, 0, 'l', 'c', 'o', 'r', 'e', '.', '0', '.', 'd', 'r', 'o', 'p', '.',
+		'I', 'P', '_', 'C', 'S', 'U', 'M',
+		0, 0, 0, 0, 0, 0, 0, 0,
+	};
 
 	(void)state;
 	assert_int_equal(E2BIG, 7);	/* the vector spells -E2BIG as -7 */
@@ -184,6 +201,8 @@ test_ctlmsg_golden_vectors_match_documented_layout(void **state)
 	expect_bytes("reply-host-set-error", reply_error, sizeof(reply_error));
 	expect_bytes("hello", hello, sizeof(hello));
 	expect_bytes("ping", ping, sizeof(ping));
+	expect_bytes("counters", counters, sizeof(counters));
+	expect_bytes("counters-part", counters_part, sizeof(counters_part));
 }
 
 /* ---- round trips ------------------------------------------------------------ */
@@ -207,7 +226,7 @@ test_ctlmsg_samples_cover_every_type(void **state)
 			fail_msg("no sample of type %s", pm_ctlmsg_type_name((uint16_t)t));
 		covered++;
 	}
-	assert_int_equal(known, 25);
+	assert_int_equal(known, 27);
 	assert_int_equal(covered, known);
 }
 
@@ -233,6 +252,7 @@ test_ctlmsg_every_sample_round_trips_byte_exact(void **state)
 			struct pm_ctlmsg_iter it;
 			struct pm_ctlmsg_host h;
 			struct pm_ctlmsg_user u;
+			struct pm_ctlmsg_counter kc;
 			size_t k = 0;
 
 			/* Header fields, then each entry against its source. */
@@ -251,6 +271,14 @@ test_ctlmsg_every_sample_round_trips_byte_exact(void **state)
 					if (d != NULL)
 						fail_msg("%s: entry %zu: %s", s->name, k - 1, d);
 					assert_int_equal(pm_ctlmsg_chunk_add_user(&w, &u), 0);
+				}
+			} else if (s->type == PM_CTLMSG_COUNTERS_PART) {
+				while (pm_ctlmsg_iter_counter(&it, &kc)) {
+					assert_true(k < s->nentries);
+					d = pm_ctlmsgtest_counter_diff(&kc, &s->counters[k++]);
+					if (d != NULL)
+						fail_msg("%s: entry %zu: %s", s->name, k - 1, d);
+					assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &kc), 0);
 				}
 			} else {
 				while (pm_ctlmsg_iter_host(&it, &h)) {
@@ -283,6 +311,8 @@ test_ctlmsg_full_chunks_hold_the_computed_maximum(void **state)
 	const struct pm_ctlmsgtest_sample *users = sample("user-list-part-full-last");
 	const struct pm_ctlmsgtest_sample *hosts = sample("state-hosts-full");
 	const struct pm_ctlmsgtest_sample *big = sample("host-list-part-full");
+	const struct pm_ctlmsgtest_sample *klong = sample("counters-part-full-last");
+	const struct pm_ctlmsgtest_sample *kshort = sample("counters-part-full-short");
 	size_t room = PM_CTLMSG_MAX - PM_CTLMSG_HDR_LEN - 4;
 
 	(void)state;
@@ -295,6 +325,14 @@ test_ctlmsg_full_chunks_hold_the_computed_maximum(void **state)
 	/* Largest host-list entries: 36 + 255 bytes each. */
 	assert_int_equal(big->nentries, room / (PM_CTLMSG_HOST_INFO_MIN + PM_CTLMSG_TAG_MAX));
 	assert_true(PM_CTLMSG_MAX - big->len < PM_CTLMSG_HOST_INFO_MIN + PM_CTLMSG_TAG_MAX);
+	/* Counters: 2 + 63 + 8 bytes at the longest (897 a part), 11 at the
+	 * shortest (5954 a part). */
+	assert_int_equal(klong->nentries, room / (2 + PM_CTLMSG_COUNTER_NAME_MAX + 8));
+	assert_int_equal(klong->nentries, 897);
+	assert_int_equal(kshort->nentries, room / PM_CTLMSG_COUNTER_MIN);
+	assert_int_equal(kshort->nentries, 5954);
+	assert_int_equal(kshort->len,
+			 PM_CTLMSG_HDR_LEN + 4 + kshort->nentries * PM_CTLMSG_COUNTER_MIN);
 }
 
 static void
@@ -480,7 +518,7 @@ test_ctlmsg_wrong_version_is_refused(void **state)
 static void
 test_ctlmsg_unknown_type_is_refused(void **state)
 {
-	static const uint16_t bad[] = { 0, 19, 63, 64, 71, 127, 129, 255, 256, 0x8000,
+	static const uint16_t bad[] = { 0, 20, 63, 64, 72, 127, 129, 255, 256, 0x8000,
 					UINT16_MAX };
 	size_t k;
 
@@ -516,7 +554,8 @@ test_ctlmsg_header_rules_are_enforced(void **state)
 		expect_patched(samples.v[i].name, 8, 0x02, -EINVAL);
 		expect_patched(samples.v[i].name, 9, 0x80, -EINVAL);
 		if (samples.v[i].type != PM_CTLMSG_USER_LIST_PART &&
-		    samples.v[i].type != PM_CTLMSG_HOST_LIST_PART)
+		    samples.v[i].type != PM_CTLMSG_HOST_LIST_PART &&
+		    samples.v[i].type != PM_CTLMSG_COUNTERS_PART)
 			expect_patched(samples.v[i].name, 8, PM_CTLMSG_F_LAST, -EINVAL);
 	}
 	/* Request id 0 on a request or an answer; non-zero where none is due. */
@@ -525,6 +564,8 @@ test_ctlmsg_header_rules_are_enforced(void **state)
 	expect_patched("pong", 16, 0, -EINVAL);
 	expect_patched("reply-state-commit", 16, 0, -EINVAL);
 	expect_patched("user-list-part", 16, 0, -EINVAL);
+	expect_patched("counters", 16, 0, -EINVAL);
+	expect_patched("counters-part", 16, 0, -EINVAL);
 	expect_patched("state-begin", 16, 1, -EINVAL);
 	expect_patched("state-hosts", 23, 1, -EINVAL);
 	expect_patched("error", 16, 1, 0);
@@ -538,7 +579,9 @@ test_ctlmsg_header_rules_are_enforced(void **state)
 	expect_patched("ping", 31, 1, -EINVAL);
 	expect_patched("hello", 24, 1, -EINVAL);
 	expect_patched("host-flush-all", 24, 1, -EINVAL);
+	expect_patched("counters", 24, 1, -EINVAL);
 	expect_patched("pong", 24, 0, 0);
+	expect_patched("counters-part", 24, 0, 0);
 
 	/* The encoder refuses the same. */
 	pm_ctlmsg_init(&m, PM_CTLMSG_PING, 0, 0);
@@ -610,6 +653,8 @@ test_ctlmsg_oversize_strings_are_refused(void **state)
 	/* The state-hosts sample's second entry has a 255-byte tag. */
 	expect_oversize_string("state-hosts", 4 + PM_CTLMSG_STATE_HOST_MIN + 28,
 			       PM_CTLMSG_TAG_MAX);
+	/* Every counter name of this sample has 63 bytes: the first one. */
+	expect_oversize_string("counters-part-full-last", 4, PM_CTLMSG_COUNTER_NAME_MAX);
 
 	/* The encoder measures at most max + 1 bytes of an unterminated field. */
 	pm_ctlmsg_init(&m, PM_CTLMSG_USER_KICK, 1, 0);
@@ -706,6 +751,8 @@ test_ctlmsg_bad_body_values_are_refused(void **state)
 	expect_patched("reply-state-commit", b, 99, -EINVAL);
 	expect_patched("reply-state-commit", b, PM_CTLMSG_USER_LIST, -EINVAL);
 	expect_patched("reply-state-commit", b, PM_CTLMSG_HOST_LIST, -EINVAL);
+	expect_patched("reply-state-commit", b, PM_CTLMSG_COUNTERS, -EINVAL);
+	expect_patched("reply-state-commit", b, PM_CTLMSG_COUNTERS_PART, -EINVAL);
 	/* USER_ASSIGN: result <= NOHOST; placed <=> address; waiting: no expiry. */
 	expect_patched("reply-user-assign-pinned", b + 6, 4, -EINVAL);
 	expect_patched("reply-user-assign-pinned", b + 6, PM_CTLMSG_ASSIGN_WAIT, -EINVAL);
@@ -722,9 +769,79 @@ test_ctlmsg_bad_body_values_are_refused(void **state)
 	expect_patched("user-list-part", b + 3, 0x80, -EBADMSG);
 	expect_patched("state-hosts-empty", b + 0, 1, -EBADMSG);
 	expect_patched("state-hosts", b + 0, 2, -EBADMSG);
+	expect_patched("counters-part-empty-last", b + 0, 1, -EBADMSG);
+	expect_patched("counters-part", b + 0, 4, -EBADMSG);
 	/* ERROR accepts any code: it is frozen across versions. */
 	expect_patched("error", b + 0, 0, 0);
 	expect_patched("error", b + 1, 0x7f, 0);
+}
+
+/*
+ * Counter names are 1 to 63 bytes of [A-Za-z0-9_.-]: the decoder refuses
+ * anything else as malformed, and the writer refuses to add it.
+ */
+static void
+test_ctlmsg_counter_name_outside_charset_is_refused(void **state)
+{
+	static const char bad[] = { ' ', '\t', '\n', '/', ':', '@', '+', ',', '=', '"', '\'',
+				    '\\', 0x01, 0x7f, (char)0x80, (char)0xc3, (char)0xff, 0 };
+	static const char *const good[] = { "a", "Z", "0", "_", ".", "-", "director.pins",
+					    "lcore.12.drop.IP_CSUM", "port.a-b_c.rx" };
+	/* "counters-part": count at body 0, the first name's length at 4, its
+	 * 13 bytes ("director.pins") at 6, its value at 19. */
+	const size_t name = PM_CTLMSG_HDR_LEN + 6;
+	uint8_t buf[PM_CTLMSG_HDR_LEN + 64];
+	struct pm_ctlmsg_counter k;
+	struct pm_ctlmsg_writer w;
+	char what[64];
+	size_t i, len;
+	uint8_t *b;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad); i++) {
+		expect_patched("counters-part", name, (uint8_t)bad[i], -EINVAL);
+		expect_patched("counters-part", name + 12, (uint8_t)bad[i], -EINVAL);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(pm_ctlmsg_counter_name_ok(good[i]));
+	for (i = 0; i < sizeof(bad); i++) {
+		snprintf(what, sizeof(what), "ab%cc", bad[i]);
+		assert_false(pm_ctlmsg_counter_name_ok(what) && bad[i] != 0);
+	}
+	assert_false(pm_ctlmsg_counter_name_ok(""));
+	memset(what, 'x', sizeof(what));
+	what[PM_CTLMSG_COUNTER_NAME_MAX] = '\0';
+	assert_true(pm_ctlmsg_counter_name_ok(what));
+	what[PM_CTLMSG_COUNTER_NAME_MAX] = 'x';	/* 64 bytes, unterminated */
+	assert_false(pm_ctlmsg_counter_name_ok(what));
+
+	/* An empty name: count 1, length 0, the value, and one byte more so
+	 * that the count passes the 11-byte minimum; lengths consistent. The
+	 * name is judged before the trailing byte. Without that byte the
+	 * count alone is impossible. */
+	b = copy_of("counters-part-empty-last", 2 + 8 + 1, &len);
+	put_le(b + PM_CTLMSG_HDR_LEN, 1, 4);
+	memset(b + len, 0, 2 + 8 + 1);
+	put_le(b + 12, len + 2 + 8 + 1, 4);
+	expect_decode(b, len + 2 + 8 + 1, -EINVAL, "empty counter name");
+	put_le(b + 12, len + 2 + 8, 4);
+	expect_decode(b, len + 2 + 8, -EBADMSG, "empty counter name, no spare byte");
+	free(b);
+
+	/* The writer refuses the same and appends nothing. */
+	assert_int_equal(pm_ctlmsg_chunk_begin(&w, buf, sizeof(buf), PM_CTLMSG_COUNTERS_PART, 1,
+					       0), 0);
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), -EINVAL);
+	strcpy(k.name, "bad name");
+	assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), -EINVAL);
+	memset(k.name, 'n', sizeof(k.name));	/* 64 bytes, no NUL */
+	assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), -EINVAL);
+	assert_int_equal(w.count, 0);
+	strcpy(k.name, "ok");
+	k.value = 5;
+	assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), 0);
+	assert_int_equal(pm_ctlmsg_chunk_finish(&w, true), PM_CTLMSG_HDR_LEN + 4 + 2 + 2 + 8);
 }
 
 static void
@@ -767,6 +884,7 @@ test_ctlmsg_writer_misuse_is_refused(void **state)
 	struct pm_ctlmsg_writer w;
 	struct pm_ctlmsg_host h;
 	struct pm_ctlmsg_user u;
+	struct pm_ctlmsg_counter k;
 	struct pm_ctlmsg m;
 	int len;
 
@@ -807,6 +925,24 @@ test_ctlmsg_writer_misuse_is_refused(void **state)
 	u.addr.family = PM_AF_NONE;
 	memset(u.addr.bytes, 0, sizeof(u.addr.bytes));
 	assert_int_equal(pm_ctlmsg_chunk_add_user(&w, &u), -EINVAL);
+
+	/* COUNTERS_PART takes only counters; other writers refuse them. */
+	memset(&k, 0, sizeof(k));
+	strcpy(k.name, "x");
+	assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), -EINVAL);
+	assert_int_equal(pm_ctlmsg_chunk_begin(&w, buf, sizeof(buf), PM_CTLMSG_COUNTERS_PART, 1,
+					       0), 0);
+	u.addr = h.addr;
+	assert_int_equal(pm_ctlmsg_chunk_add_user(&w, &u), -EINVAL);
+	assert_int_equal(pm_ctlmsg_chunk_add_host(&w, &h), -EINVAL);
+	assert_int_equal(pm_ctlmsg_chunk_add_counter(&w, &k), 0);
+	len = pm_ctlmsg_chunk_finish(&w, true);
+	assert_int_equal(len, PM_CTLMSG_HDR_LEN + 4 + PM_CTLMSG_COUNTER_MIN);
+	assert_int_equal(pm_ctlmsg_decode(&m, buf, (size_t)len), 0);
+	assert_int_equal(m.flags, PM_CTLMSG_F_LAST);
+	/* A COUNTERS_PART needs a request id. */
+	assert_int_equal(pm_ctlmsg_chunk_begin(&w, buf, sizeof(buf), PM_CTLMSG_COUNTERS_PART, 0,
+					       0), -EINVAL);
 }
 
 static void
@@ -816,22 +952,41 @@ test_ctlmsg_iterator_matches_only_its_kind(void **state)
 	struct pm_ctlmsg_iter it;
 	struct pm_ctlmsg_host h;
 	struct pm_ctlmsg_user u;
+	struct pm_ctlmsg_counter k;
 	const struct pm_ctlmsgtest_sample *s = sample("user-list-part");
 
 	(void)state;
 	assert_int_equal(pm_ctlmsg_decode(&m, s->buf, s->len), 0);
 	pm_ctlmsg_iter_init(&it, &m);
 	assert_false(pm_ctlmsg_iter_host(&it, &h));
+	assert_false(pm_ctlmsg_iter_counter(&it, &k));
 	assert_true(pm_ctlmsg_iter_user(&it, &u));
 	assert_true(pm_ctlmsg_iter_user(&it, &u));
 	assert_false(pm_ctlmsg_iter_user(&it, &u));
 	assert_false(pm_ctlmsg_iter_user(&it, &u));
+
+	s = sample("counters-part");
+	assert_int_equal(pm_ctlmsg_decode(&m, s->buf, s->len), 0);
+	pm_ctlmsg_iter_init(&it, &m);
+	assert_false(pm_ctlmsg_iter_host(&it, &h));
+	assert_false(pm_ctlmsg_iter_user(&it, &u));
+	assert_true(pm_ctlmsg_iter_counter(&it, &k));
+	assert_string_equal(k.name, "director.pins");
+	assert_true(k.value == 1);
+	assert_true(pm_ctlmsg_iter_counter(&it, &k));
+	assert_string_equal(k.name, "port.client.rx_packets");
+	assert_true(k.value == 0x0102030405060708ull);
+	assert_true(pm_ctlmsg_iter_counter(&it, &k));
+	assert_string_equal(k.name, "lcore.0.drop.IP_CSUM");
+	assert_true(k.value == 0);
+	assert_false(pm_ctlmsg_iter_counter(&it, &k));
 
 	s = sample("ping");
 	assert_int_equal(pm_ctlmsg_decode(&m, s->buf, s->len), 0);
 	pm_ctlmsg_iter_init(&it, &m);
 	assert_false(pm_ctlmsg_iter_host(&it, &h));
 	assert_false(pm_ctlmsg_iter_user(&it, &u));
+	assert_false(pm_ctlmsg_iter_counter(&it, &k));
 }
 
 /* ---- metadata ------------------------------------------------------------------- */
@@ -910,6 +1065,7 @@ main(void)
 		cmocka_unit_test(test_ctlmsg_nul_inside_string_is_refused),
 		cmocka_unit_test(test_ctlmsg_bad_address_is_refused),
 		cmocka_unit_test(test_ctlmsg_bad_body_values_are_refused),
+		cmocka_unit_test(test_ctlmsg_counter_name_outside_charset_is_refused),
 		cmocka_unit_test(test_ctlmsg_encoder_reports_enospc_and_einval_wins),
 		cmocka_unit_test(test_ctlmsg_writer_misuse_is_refused),
 		cmocka_unit_test(test_ctlmsg_iterator_matches_only_its_kind),
