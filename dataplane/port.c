@@ -335,7 +335,7 @@ tel_routes(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (i = 0; tel_ports != NULL && i < pm_route_count(&tel_ports->routes); i++) {
 		const struct pm_route *r = pm_route_get(&tel_ports->routes, i);
 		const char *port = r->port < tel_ports->nports ? tel_ports->names[r->port] : "?";
-		char p[PM_ADDR_STRLEN], g[PM_ADDR_STRLEN], val[RTE_TEL_MAX_STRING_LEN];
+		char p[PM_ADDR_STRLEN], g[PM_ADDR_STRLEN], val[2 * RTE_TEL_MAX_STRING_LEN];
 
 		pm_addr_format(&r->prefix, p, sizeof(p));
 		if (r->gw.family == PM_AF_NONE) {
@@ -774,7 +774,7 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 {
 	uint64_t total[PM_DROP__COUNT];
 	struct rte_eth_stats es;
-	char name[64];
+	char name[128];	/* at most 63 used: port names < 32, lcores < 64 */
 	unsigned int i, w;
 	int r;
 
