@@ -12,7 +12,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -41,6 +43,7 @@ struct pm_ports {
 	bool rss[PM_CONFIG_PORTS_MAX];
 	struct rte_ring *inboxes[RTE_MAX_LCORE];	/* per worker index */
 	pthread_mutex_t req_lock;		/* one worker request at a time */
+	uint16_t ping_seq;			/* under req_lock */
 	uint16_t port_ids[PM_CONFIG_PORTS_MAX];
 	char names[PM_CONFIG_PORTS_MAX][PM_CONFIG_PORT_NAME_MAX];
 	unsigned int nports;	/* configured and started */
@@ -350,6 +353,31 @@ tel_routes(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* /postmux/ping,<IPv4 address>: one echo request from worker 0 through the
+ * routes and the neighbour table; waits up to 2 s for the answer. */
+static int
+tel_ping(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct pm_addr dst;
+	uint64_t rtt_us = 0;
+	int rc;
+
+	(void)cmd;
+	if (params == NULL || pm_addr_parse(&dst, params, strlen(params)) != 0 ||
+	    dst.family != PM_AF_INET)
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "dst", params);
+	pthread_mutex_lock(&tel_lock);
+	rc = tel_ports != NULL ? pm_ports_ping(tel_ports, &dst, 2000, &rtt_us) : -ENODEV;
+	pthread_mutex_unlock(&tel_lock);
+	rte_tel_data_add_dict_string(d, "result", rc > 0 ? "answered" : rc == 0 ? "no answer" :
+				     strerror(-rc));
+	if (rc > 0)
+		rte_tel_data_add_dict_u64(d, "rtt_us", rtt_us);
+	return 0;
+}
+
 static void
 telemetry_register(struct pm_ports *pp)
 {
@@ -368,6 +396,9 @@ telemetry_register(struct pm_ports *pp)
 				   "A worker's neighbour (ARP) table. Parameters: int lcore index");
 	rte_telemetry_register_cmd("/postmux/routes", tel_routes,
 				   "The routing table. Takes no parameters");
+	rte_telemetry_register_cmd("/postmux/ping", tel_ping,
+				   "Send one ICMP echo request from the data plane and wait up to "
+				   "2 s for the answer. Parameters: string IPv4 address");
 }
 
 /*
@@ -812,6 +843,8 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 		LCORE_COUNTER(arp_replies);
 		LCORE_COUNTER(arp_requests);
 		LCORE_COUNTER(echo_replies);
+		LCORE_COUNTER(pings);
+		LCORE_COUNTER(ping_replies);
 		LCORE_COUNTER(ignored);
 		LCORE_COUNTER(redirected);
 		LCORE_COUNTER(inbox);
@@ -851,6 +884,45 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 		snprintf(name, sizeof(name), "drop.%s", pm_drop_name((enum pm_drop)r));
 		emit(arg, name, total[r]);
 	}
+}
+
+static uint64_t
+ping_replies(struct pm_ports *pp)
+{
+	uint64_t n = 0;
+	unsigned int w;
+
+	for (w = 0; w < pp->nworkers; w++)
+		n += rd(&pp->workers[w]->stats.ping_replies);
+	return n;
+}
+
+int
+pm_ports_ping(struct pm_ports *pp, const struct pm_addr *dst, unsigned int timeout_ms,
+	      uint64_t *rtt_us)
+{
+	const struct timespec ts = { 0, 200 * 1000 };
+	uint64_t before, start, hz = rte_get_timer_hz();
+	int rc;
+
+	if (pp->nworkers == 0 || !pp->launched)
+		return -ENODEV;
+	pthread_mutex_lock(&pp->req_lock);
+	before = ping_replies(pp);
+	start = rte_get_timer_cycles();
+	rc = pm_worker_ping(pp->workers[0], dst, ++pp->ping_seq);
+	pthread_mutex_unlock(&pp->req_lock);
+	if (rc < 0)
+		return rc;
+	/* The answer may reach any worker (its owner): watch them all. */
+	while (ping_replies(pp) == before) {
+		if (rte_get_timer_cycles() - start > hz / 1000 * timeout_ms)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	if (rtt_us != NULL)
+		*rtt_us = (rte_get_timer_cycles() - start) * 1000000 / hz;
+	return 1;
 }
 
 size_t

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "net/addr.h"
 #include "net/neigh.h"
 
 struct pm_ports;
@@ -63,6 +64,18 @@ void pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
  */
 size_t pm_ports_neigh_dump(struct pm_ports *pp, unsigned int worker, struct pm_neigh_info *out,
 			   size_t max, uint64_t *now_ms);
+
+/*
+ * Send one ICMP echo request to @dst from worker 0 (from the address of the
+ * port its route picks, through the neighbour table) and wait up to
+ * @timeout_ms for an answer on any worker. Returns 1 answered (*@rtt_us
+ * set, may be NULL), 0 no answer, or the worker's error (-ENETUNREACH no
+ * route, -EHOSTUNREACH next hop failed ARP, -ENOBUFS, -ENOSPC; -ENODEV no
+ * worker). Any non-worker thread; blocks; one ping at a time per process is
+ * enough for a diagnostic (concurrent ones may see each other's answers).
+ */
+int pm_ports_ping(struct pm_ports *pp, const struct pm_addr *dst, unsigned int timeout_ms,
+		  uint64_t *rtt_us);
 
 /* Stop the workers and wait for them, log each port's counters, stop and
  * close the ports, free everything and call rte_eal_cleanup(). */

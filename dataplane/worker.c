@@ -3,6 +3,7 @@
  */
 #include "worker.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -313,6 +314,11 @@ handle(struct pm_worker *w, struct pm_worker_port *p, struct rte_mbuf *m, bool f
 	}
 	switch (pkt.kind) {
 	case PM_L3_ICMP:
+		if (pkt.icmp.type == PM_ICMP_ECHO_REPLY && pkt.icmp.id == PM_WORKER_PING_ID) {
+			count(&w->stats.ping_replies);
+			rte_pktmbuf_free(m);
+			return;
+		}
 		if (pkt.icmp.type != PM_ICMP_ECHO_REQUEST || pkt.icmp.code != 0)
 			break;
 		ret = pm_l3_icmp_echo_reply(frame, len + rte_pktmbuf_tailroom(m), frame, len,
@@ -430,6 +436,61 @@ tick(struct pm_worker *w)
 	set(&w->stats.neigh_released, ns->released);
 }
 
+/*
+ * Originate an echo request to @dst: route, then the neighbour table, which
+ * sends it at once, holds it until ARP answers, or refuses it. The packet
+ * path every packet postmux originates towards a backend will take.
+ */
+static int
+ping(struct pm_worker *w, const struct pm_addr *dst, uint16_t seq)
+{
+	static const uint8_t data[] = "postmux data plane ping";
+	struct pm_worker_port *p;
+	struct rte_mbuf *m;
+	struct pm_addr nh;
+	uint8_t mac[PM_ETH_ALEN];
+	uint16_t port;
+	int len;
+
+	if (w->routes == NULL || pm_route_lookup(w->routes, dst, &port, &nh) != 0 ||
+	    port >= w->nports) {
+		count(&w->stats.drop[PM_DROP_NO_ROUTE]);
+		return -ENETUNREACH;
+	}
+	p = &w->ports[port];
+	m = rte_pktmbuf_alloc(w->pool);
+	if (m == NULL) {
+		count(&w->stats.drop[PM_DROP_NO_MBUF]);
+		return -ENOBUFS;
+	}
+	len = pm_l3_icmp_echo_request(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_tailroom(m),
+				      &p->addrs[0], dst, seq, PM_WORKER_PING_ID, seq, data,
+				      sizeof(data) - 1);
+	if (len < 0) {
+		rte_pktmbuf_free(m);
+		return len;
+	}
+	set_frame_len(m, (size_t)len);
+	count(&w->stats.pings);
+	switch (pm_neigh_resolve(w->neigh, port, &nh, m, now_ms(w), mac)) {
+	case PM_NEIGH_SEND:
+		neigh_send(w, m, port, mac);
+		return 0;
+	case PM_NEIGH_HELD:
+		return 0;
+	case PM_NEIGH_QFULL:
+		drop(w, m, PM_DROP_ARP_QUEUE_FULL);
+		return -ENOBUFS;
+	case PM_NEIGH_TFULL:
+		drop(w, m, PM_DROP_NEIGH_TABLE_FULL);
+		return -ENOSPC;
+	case PM_NEIGH_UNREACH:
+		break;
+	}
+	drop(w, m, PM_DROP_NEIGH_UNRESOLVED);
+	return -EHOSTUNREACH;
+}
+
 static void
 serve_request(struct pm_worker *w)
 {
@@ -442,9 +503,21 @@ serve_request(struct pm_worker *w)
 		w->req.now_ms = now_ms(w);
 		w->req.result = pm_neigh_dump(w->neigh, w->req.out, w->req.max, w->req.now_ms);
 		break;
+	case PM_WORKER_REQ_PING:
+		w->req.rc = ping(w, &w->req.dst, w->req.seq);
+		break;
 	}
 	/* release: the results are written before the poster sees 2. */
 	atomic_store_explicit(&w->req.state, 2, memory_order_release);
+}
+
+int
+pm_worker_ping(struct pm_worker *w, const struct pm_addr *dst, uint16_t seq)
+{
+	w->req.dst = *dst;
+	w->req.seq = seq;
+	pm_worker_request(w, PM_WORKER_REQ_PING, NULL, 0);
+	return w->req.rc;
 }
 
 void

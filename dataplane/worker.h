@@ -85,6 +85,8 @@ struct pm_worker_stats {
 	_Atomic uint64_t arp_replies;	/* answers to ARP requests for us */
 	_Atomic uint64_t arp_requests;	/* requests we sent (probes, GARP) */
 	_Atomic uint64_t echo_replies;
+	_Atomic uint64_t pings;		/* echo requests we sent (PING) */
+	_Atomic uint64_t ping_replies;	/* echo replies to them */
 	_Atomic uint64_t ignored;	/* valid but not answered: other ICMP,
 					 * TCP (not handled yet) */
 	_Atomic uint64_t redirected;	/* handed to their owner lcore */
@@ -104,7 +106,12 @@ struct pm_worker_stats {
  * worker), 2 done (release by the worker, acquire by the poster). */
 enum pm_worker_req_kind {
 	PM_WORKER_REQ_NEIGH_DUMP = 1,	/* copy the neighbour table into out */
+	PM_WORKER_REQ_PING,		/* send an echo request to dst */
 };
+
+/* The ICMP identifier of the data plane's own echo requests; replies with
+ * it are counted in stats.ping_replies. */
+#define PM_WORKER_PING_ID	0x504d
 
 struct pm_worker_req {
 	_Atomic int state;
@@ -113,6 +120,13 @@ struct pm_worker_req {
 	size_t max;
 	size_t result;			/* NEIGH_DUMP: live entries */
 	uint64_t now_ms;		/* the worker's clock at the dump */
+	struct pm_addr dst;		/* PING: the destination */
+	uint16_t seq;			/* PING: the sequence number */
+	int rc;				/* PING: 0 sent or held for ARP, else
+					 * -ENETUNREACH (no route), -ENOBUFS
+					 * (no mbuf or ARP queue full),
+					 * -EHOSTUNREACH (next hop failed),
+					 * -ENOSPC (neighbour table full) */
 };
 
 struct pm_worker {
@@ -158,5 +172,9 @@ void pm_worker_quit(void);
  */
 void pm_worker_request(struct pm_worker *w, enum pm_worker_req_kind kind,
 		       struct pm_neigh_info *out, size_t max);
+
+/* PING: as pm_worker_request(), for an echo request to @dst (from the
+ * address of the port the route picks). Returns the request's rc. */
+int pm_worker_ping(struct pm_worker *w, const struct pm_addr *dst, uint16_t seq);
 
 #endif

@@ -252,6 +252,42 @@ pm_l3_arp_request(uint8_t *buf, size_t size, const uint8_t mac[PM_ETH_ALEN],
 }
 
 int
+pm_l3_icmp_echo_request(uint8_t *buf, size_t size, const struct pm_addr *src,
+			const struct pm_addr *dst, uint16_t ip_id, uint16_t id, uint16_t seq,
+			const uint8_t *data, size_t dlen)
+{
+	size_t out = PM_ETH_HLEN + PM_IPV4_HLEN + PM_ICMP_HLEN + dlen;
+	uint8_t *iph = buf + PM_ETH_HLEN, *icmp = iph + PM_IPV4_HLEN;
+
+	if (src->family != PM_AF_INET || dst->family != PM_AF_INET)
+		return -EINVAL;
+	if (size < out || out > 0xffff + PM_ETH_HLEN)
+		return -ENOSPC;
+	memset(buf, 0, PM_ETH_HLEN);
+	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_IPV4);
+	iph[0] = 0x45;
+	iph[1] = 0;
+	put16(iph + 2, (uint16_t)(out - PM_ETH_HLEN));
+	put16(iph + 4, ip_id);
+	put16(iph + 6, 0);
+	iph[8] = PM_L3_REPLY_TTL;
+	iph[9] = PM_IPPROTO_ICMP;
+	put16(iph + 10, 0);
+	memcpy(iph + 12, src->bytes, 4);
+	memcpy(iph + 16, dst->bytes, 4);
+	put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
+	icmp[0] = PM_ICMP_ECHO_REQUEST;
+	icmp[1] = 0;
+	put16(icmp + 2, 0);
+	put16(icmp + 4, id);
+	put16(icmp + 6, seq);
+	if (dlen > 0)
+		memcpy(icmp + PM_ICMP_HLEN, data, dlen);
+	put16(icmp + 2, pm_cksum(icmp, PM_ICMP_HLEN + dlen));
+	return (int)out;
+}
+
+int
 pm_l3_icmp_echo_reply(uint8_t *buf, size_t size, const uint8_t *frame, size_t len,
 		      const struct pm_l3_pkt *pkt)
 {

@@ -186,6 +186,20 @@ int pm_l3_arp_request(uint8_t *buf, size_t size, const uint8_t mac[PM_ETH_ALEN],
 		      const uint8_t *dst);
 
 /*
+ * Build an IPv4 ICMP echo request from @src to @dst (identifier @id,
+ * sequence @seq, @dlen bytes of @data) into @buf (@size bytes), leaving the
+ * first PM_ETH_HLEN bytes for the Ethernet header, whose type alone is
+ * written (the caller fills the addresses once the next hop is resolved).
+ * TTL PM_L3_REPLY_TTL, IP ID @ip_id, DF clear; both checksums computed.
+ * Returns the frame length, -EINVAL unless both addresses are IPv4,
+ * -ENOSPC if @size is too small (nothing written then). No allocation;
+ * thread-safe.
+ */
+int pm_l3_icmp_echo_request(uint8_t *buf, size_t size, const struct pm_addr *src,
+			    const struct pm_addr *dst, uint16_t ip_id, uint16_t id, uint16_t seq,
+			    const uint8_t *data, size_t dlen);
+
+/*
  * Build the echo reply to the echo request in @frame, parsed by pm_l3_rx()
  * into @pkt (kind PM_L3_ICMP, type PM_ICMP_ECHO_REQUEST, code 0), into @buf
  * (@size bytes). @buf may be @frame itself (in-place reply) or disjoint from

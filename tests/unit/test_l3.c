@@ -552,6 +552,44 @@ test_l3_arp_request_is_exact_and_parses(void **state)
 }
 
 static void
+test_l3_echo_request_parses_and_is_answered(void **state)
+{
+	static const uint8_t data[] = "postmux";
+	struct pm_addr us = ip("10.0.0.1"), peer = ip("10.0.0.2"), v6;
+	struct pm_l3_if pif = { .addrs = &peer, .naddrs = 1 };
+	uint8_t out[128], rep[128], small[40];
+	struct pm_l3_pkt pkt;
+	int n;
+
+	(void)state;
+	memset(out, 0xee, sizeof(out));
+	n = pm_l3_icmp_echo_request(out, sizeof(out), &us, &peer, 7, 0x504d, 3, data, 7);
+	assert_int_equal(n, 14 + 20 + 8 + 7);
+	assert_int_equal(out[n], 0xee);
+	/* The Ethernet addresses are left zero for the caller. */
+	memcpy(out, peer_mac, 6);
+	memcpy(out + 6, our_mac, 6);
+	assert_drop(pm_l3_rx(out, (size_t)n, &pif, &pkt), PM_DROP_NONE);
+	assert_int_equal(pkt.kind, PM_L3_ICMP);
+	assert_int_equal(pkt.icmp.type, PM_ICMP_ECHO_REQUEST);
+	assert_int_equal(pkt.icmp.id, 0x504d);
+	assert_int_equal(pkt.icmp.seq, 3);
+	assert_int_equal(pkt.ip.ttl, PM_L3_REPLY_TTL);
+	assert_int_equal(pkt.ip.id, 7);
+	assert_string_equal(ipstr(&pkt.ip.src), "10.0.0.1");
+	/* The peer's answer carries the same data back. */
+	assert_int_equal(pm_l3_icmp_echo_reply(rep, sizeof(rep), out, (size_t)n, &pkt), n);
+	assert_memory_equal(rep + n - 7, data, 7);
+	memset(small, 0xee, sizeof(small));
+	assert_int_equal(pm_l3_icmp_echo_request(small, sizeof(small), &us, &peer, 7, 1, 1, data,
+						 7), -ENOSPC);
+	assert_int_equal(small[0], 0xee);
+	assert_int_equal(pm_addr_parse(&v6, "2001:db8::1", 11), 0);
+	assert_int_equal(pm_l3_icmp_echo_request(out, sizeof(out), &us, &v6, 7, 1, 1, NULL, 0),
+			 -EINVAL);
+}
+
+static void
 check_echo_reply(const uint8_t *req, const uint8_t *out, size_t dlen)
 {
 	const uint8_t *h = out + PM_ETH_HLEN, *c = h + PM_IPV4_HLEN;
@@ -737,6 +775,7 @@ main(void)
 		cmocka_unit_test(test_l3_foreign_types_protocols_and_targets_are_dropped),
 		cmocka_unit_test(test_l3_arp_request_gets_exact_reply),
 		cmocka_unit_test(test_l3_arp_request_is_exact_and_parses),
+		cmocka_unit_test(test_l3_echo_request_parses_and_is_answered),
 		cmocka_unit_test(test_l3_echo_request_gets_valid_reply),
 		cmocka_unit_test(test_l3_non_echo_requests_get_no_echo_reply),
 		cmocka_unit_test(test_l3_random_bytes_never_crash),
