@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The Dovecot backend lab (backend_lab.py) that the proxy tests build on.
+
+Usage: test_backend_lab.py <path to postmuxctl>   (the argument is ignored)
+Exit status: 0 pass, 1 fail, 77 skip (reason on stderr): not root, no
+       Dovecot binaries, or the namespace lab cannot be made.
+
+With scripts/netns-lab --prefix k<pid % 10000> --backends 5, five Dovecot
+instances at 198.51.100.1-5 in the backend namespace; from inside it, for
+each: the IMAP greeting names it, LOGIN with the lab password works and the
+ID reply names it, a wrong password gets NO [AUTHENTICATIONFAILED], POP3
+USER/PASS works, LMTP answers LHLO. Then stop: no process of the lab is left.
+"""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pmtest  # noqa: E402
+from pmtest import check, info, skip  # noqa: E402
+from backend_lab import BackendLab, BackendError, DOVECOT  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(REPO, "scripts", "netns-lab")
+PREFIX = "k%d" % (os.getpid() % 10000)
+ADDRS = ["198.51.100.%d" % i for i in range(1, 6)]
+
+CLIENT = r"""
+import imaplib, poplib, socket, sys
+imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+for k, a in enumerate(sys.argv[1:], 1):
+    name = "backend-%d" % k
+    m = imaplib.IMAP4(a, 143, timeout=10)
+    g = m.welcome.decode()
+    try:
+        m.login("alice", "wrong")
+        bad = "accepted"
+    except imaplib.IMAP4.error as e:
+        bad = str(e)
+    m.login("alice", "pass")
+    typ, data = m._simple_command("ID", "NIL")
+    idl = m.untagged_responses.get("ID", [b""])[0].decode()
+    m.logout()
+    p = poplib.POP3(a, 110, timeout=10)
+    pg = p.getwelcome().decode()
+    p.user("bob")
+    pp = p.pass_("pass").decode()
+    p.quit()
+    s = socket.create_connection((a, 24), timeout=10)
+    lg = s.recv(200).decode()
+    s.sendall(b"LHLO test\r\n")
+    lh = s.recv(500).decode()
+    s.close()
+    print("|".join([a, g, bad, idl, pg, pp, lg.strip(), lh.splitlines()[0]]))
+"""
+
+
+def main():
+    if os.geteuid() != 0:
+        skip("needs root (netns)")
+    if not os.access(DOVECOT, os.X_OK):
+        skip("no Dovecot (%s)" % DOVECOT)
+    r = subprocess.run([LAB, "up", "--prefix", PREFIX, "--backends", "5"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if r.returncode != 0:
+            skip("netns-lab up failed: %s" % r.stderr.strip())
+        kv = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+        body(kv["backend_ns"])
+    finally:
+        subprocess.run([LAB, "down", "--prefix", PREFIX], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    info(pmtest.summary())
+    return pmtest.status()
+
+
+def body(ns):
+    lab = BackendLab(ns, ADDRS)
+    try:
+        lab.start()
+    except BackendError as e:
+        check(False, "backends start: %s\n%s" % (e, e.log))
+        return
+    try:
+        pids = lab.master_pids()
+        check(len(pids) == 5, "5 masters running: %s" % pids)
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT] + ADDRS,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=120)
+        check(r.returncode == 0, "clients ran: %s" % r.stderr[-2000:])
+        lines = r.stdout.splitlines()
+        check(len(lines) == 5, "5 backends answered: %r" % lines)
+        for k, line in enumerate(lines, 1):
+            f = line.split("|")
+            name = "backend-%d" % k
+            check(f[1].startswith("* OK [CAPABILITY ") and f[1].endswith("] %s ready" % name),
+                  "%s: IMAP greeting %r" % (name, f[1]))
+            check("AUTHENTICATIONFAILED" in f[2], "%s: wrong password refused: %r"
+                  % (name, f[2]))
+            check('"x-backend" "%s"' % name in f[3], "%s: ID names it: %r" % (name, f[3]))
+            check(f[4].startswith("+OK") and name in f[4], "%s: POP3 greeting %r"
+                  % (name, f[4]))
+            check(f[5].startswith("+OK"), "%s: POP3 login %r" % (name, f[5]))
+            check(f[6].startswith("220 "), "%s: LMTP greeting %r" % (name, f[6]))
+            check(f[7].startswith("250"), "%s: LHLO %r" % (name, f[7]))
+    finally:
+        pids = lab.master_pids()
+        log = lab.log_text()
+        lab.stop()
+        left = [p for p in pids if os.path.exists("/proc/%d" % p)]
+        check(not left, "no master left after stop: %s" % left)
+        if pmtest.status() != 0:
+            sys.stdout.write(log[-4000:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
