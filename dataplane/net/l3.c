@@ -197,58 +197,55 @@ pm_l3_rx(const uint8_t *frame, size_t len, const struct pm_l3_if *ifc,
 	}
 }
 
-int
-pm_l3_arp_reply(uint8_t *buf, size_t size, const struct pm_l3_arp *req,
-		const uint8_t mac[PM_ETH_ALEN])
+/* An Ethernet/IPv4 ARP frame from @mac to @dst: sender (@mac, @spa),
+ * target (@tha, @tpa). Returns its length; the caller checked the room. */
+static int
+put_arp(uint8_t *buf, const uint8_t *dst, const uint8_t *mac, uint16_t op, const uint8_t *spa,
+	const uint8_t *tha, const uint8_t *tpa)
 {
 	uint8_t *p = buf + PM_ETH_HLEN;
 
-	if (req->op != PM_ARP_OP_REQUEST || req->spa.family != PM_AF_INET ||
-	    req->tpa.family != PM_AF_INET)
-		return -EINVAL;
-	if (size < PM_ETH_HLEN + PM_ARP_LEN)
-		return -ENOSPC;
-	memcpy(buf, req->sha, PM_ETH_ALEN);
+	memcpy(buf, dst, PM_ETH_ALEN);
 	memcpy(buf + PM_ETH_ALEN, mac, PM_ETH_ALEN);
 	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_ARP);
 	put16(p, 1);
 	put16(p + 2, PM_ETHERTYPE_IPV4);
 	p[4] = PM_ETH_ALEN;
 	p[5] = 4;
-	put16(p + 6, PM_ARP_OP_REPLY);
+	put16(p + 6, op);
 	memcpy(p + 8, mac, PM_ETH_ALEN);
-	memcpy(p + 14, req->tpa.bytes, 4);
-	memcpy(p + 18, req->sha, PM_ETH_ALEN);
-	memcpy(p + 24, req->spa.bytes, 4);
+	memcpy(p + 14, spa, 4);
+	memcpy(p + 18, tha, PM_ETH_ALEN);
+	memcpy(p + 24, tpa, 4);
 	return PM_ETH_HLEN + PM_ARP_LEN;
+}
+
+int
+pm_l3_arp_reply(uint8_t *buf, size_t size, const struct pm_l3_arp *req,
+		const uint8_t mac[PM_ETH_ALEN])
+{
+	if (req->op != PM_ARP_OP_REQUEST || req->spa.family != PM_AF_INET ||
+	    req->tpa.family != PM_AF_INET)
+		return -EINVAL;
+	if (size < PM_ETH_HLEN + PM_ARP_LEN)
+		return -ENOSPC;
+	return put_arp(buf, req->sha, mac, PM_ARP_OP_REPLY, req->tpa.bytes, req->sha,
+		       req->spa.bytes);
 }
 
 int
 pm_l3_arp_request(uint8_t *buf, size_t size, const uint8_t mac[PM_ETH_ALEN],
 		  const struct pm_addr *spa, const struct pm_addr *tpa, const uint8_t *dst)
 {
-	uint8_t *p = buf + PM_ETH_HLEN;
+	static const uint8_t broadcast[PM_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[PM_ETH_ALEN];
 
 	if (spa->family != PM_AF_INET || tpa->family != PM_AF_INET)
 		return -EINVAL;
 	if (size < PM_ETH_HLEN + PM_ARP_LEN)
 		return -ENOSPC;
-	if (dst != NULL)
-		memcpy(buf, dst, PM_ETH_ALEN);
-	else
-		memset(buf, 0xff, PM_ETH_ALEN);
-	memcpy(buf + PM_ETH_ALEN, mac, PM_ETH_ALEN);
-	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_ARP);
-	put16(p, 1);
-	put16(p + 2, PM_ETHERTYPE_IPV4);
-	p[4] = PM_ETH_ALEN;
-	p[5] = 4;
-	put16(p + 6, PM_ARP_OP_REQUEST);
-	memcpy(p + 8, mac, PM_ETH_ALEN);
-	memcpy(p + 14, spa->bytes, 4);
-	memset(p + 18, 0, PM_ETH_ALEN);
-	memcpy(p + 24, tpa->bytes, 4);
-	return PM_ETH_HLEN + PM_ARP_LEN;
+	return put_arp(buf, dst != NULL ? dst : broadcast, mac, PM_ARP_OP_REQUEST, spa->bytes,
+		       zero, tpa->bytes);
 }
 
 int
