@@ -34,6 +34,11 @@
 	X(IP_PROTO, "IPv4 protocol neither ICMP nor TCP")			\
 	X(ICMP_SHORT, "ICMP message shorter than its 8-byte header")		\
 	X(ICMP_CSUM, "bad ICMP checksum")					\
+	X(TCP_SHORT, "TCP segment shorter than its 20-byte header")		\
+	X(TCP_HDR_LEN, "TCP data offset below 5 words or past the segment")	\
+	X(TCP_OPTION, "malformed TCP option (length 0, 1 or past the header)")	\
+	X(TCP_CSUM, "bad TCP checksum")					\
+	X(TCP_COOKIE, "ACK matches no connection and carries no valid cookie")	\
 	X(NO_MBUF, "no mbuf for a reply")					\
 	X(MBUF_CHAIN, "frame in several mbuf segments (RX has no scatter)")	\
 	X(NO_ROUTE, "no route to the destination")				\

@@ -174,7 +174,7 @@ test_drop_every_reason_has_unique_name_and_text(void **state)
 	assert_string_equal(pm_drop_text(PM_DROP_IP_CSUM), "bad IPv4 header checksum");
 	assert_string_equal(pm_drop_name(PM_DROP__COUNT), "?");
 	assert_string_equal(pm_drop_text((enum pm_drop)-1), "?");
-	assert_int_equal(PM_DROP__COUNT, 25);	/* NONE + 24 reasons */
+	assert_int_equal(PM_DROP__COUNT, 30);	/* NONE + 29 reasons */
 }
 
 static void
