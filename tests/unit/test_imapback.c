@@ -812,80 +812,64 @@ test_imapback_tricks_never_yield_ok(void **state)
 
 /* ---- bounds ---- */
 
-static char *
-repeat(const char *head, char c, size_t count, const char *tail, size_t *len)
-{
-	size_t h = strlen(head), t = strlen(tail);
-	char *s = malloc(h + count + t + 1);
-
-	assert_non_null(s);
-	memcpy(s, head, h);
-	memset(s + h, c, count);
-	memcpy(s + h + count, tail, t + 1);
-	*len = h + count + t;
-	return s;
-}
-
-static enum pm_imapback_status
-feed_whole(const struct pm_imapback_params *p, const char *in, size_t n, struct run *r)
-{
-	run_init(r);
-	run_chunk(p, (const uint8_t *)in, n, n, false, r);
-	return r->st;
-}
-
 static void
 test_imapback_bounds_are_enforced(void **state)
 {
+	/* head + count x c + tail, fed whole: the status each must give. */
+	static const struct {
+		const char *head;
+		char c;
+		size_t count;
+		const char *tail;
+		enum pm_imapback_status st;
+	} v[] = {
+		/* A swallowed response may be 64 KiB, not one byte more. */
+		{ BANNER "* BYE ", 'x', PM_IMAPBACK_LINE_MAX - 8, "\r\nL OK in\r\n",
+		  PM_IMAPBACK_OK },
+		{ BANNER "* BYE ", 'x', PM_IMAPBACK_LINE_MAX - 7, "\r\nL OK in\r\n",
+		  PM_IMAPBACK_FAIL },
+		/* A forwarded one 4 KiB with its CRLF, not one byte more. */
+		{ BANNER "* X ", 'x', PM_IMAPBACK_FWD_MAX - 6, "\r\nL OK in\r\n", PM_IMAPBACK_OK },
+		{ BANNER "* X ", 'x', PM_IMAPBACK_FWD_MAX - 5, "\r\nL OK in\r\n", PM_IMAPBACK_FAIL },
+		/* Capabilities: 4 KiB. */
+		{ "* OK [CAPABILITY ", 'C', PM_IMAPBACK_CAPS_MAX, "] hi\r\nL OK in\r\n",
+		  PM_IMAPBACK_OK },
+		{ "* OK [CAPABILITY ", 'C', PM_IMAPBACK_CAPS_MAX + 1, "] hi\r\n", PM_IMAPBACK_FAIL },
+		/* Literals over the bounds fail when announced, and absurd sizes
+		 * fail before they are multiplied. */
+		{ BANNER "* 1 FETCH {65536}\r\n", 'x', 10, "", PM_IMAPBACK_FAIL },
+		{ BANNER "* 1 FETCH {4095}\r\n", 'x', 10, "", PM_IMAPBACK_FAIL },
+		{ BANNER "* ID {4095}\r\n", 'x', 10, "", PM_IMAPBACK_AGAIN },
+		{ BANNER "* 1 FETCH {99999999999999999999999}\r\n", 'x', 10, "", PM_IMAPBACK_FAIL },
+		/* A response code longer than the text bound cannot be forwarded. */
+		{ BANNER "L NO [ALERT ", 'y', PM_IMAPBACK_TEXT_MAX, "] z\r\n", PM_IMAPBACK_FAIL },
+	};
 	struct pm_imapback_params p = params();
 	struct run r;
-	size_t n;
+	size_t i, h, t, n;
 	char *s;
 
 	(void)state;
-	/* A swallowed response may be 64 KiB, not one byte more. */
-	s = repeat(BANNER "* BYE ", 'x', PM_IMAPBACK_LINE_MAX - 8, "\r\nL OK in\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_OK);
-	run_free(&r);
-	free(s);
-	s = repeat(BANNER "* BYE ", 'x', PM_IMAPBACK_LINE_MAX - 7, "\r\nL OK in\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_FAIL);
-	run_free(&r);
-	free(s);
-	/* A forwarded one 4 KiB with its CRLF, not one byte more. */
-	s = repeat(BANNER "* X ", 'x', PM_IMAPBACK_FWD_MAX - 6, "\r\nL OK in\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_OK);
-	assert_int_equal(r.tcl, PM_IMAPBACK_FWD_MAX);
-	run_free(&r);
-	free(s);
-	s = repeat(BANNER "* X ", 'x', PM_IMAPBACK_FWD_MAX - 5, "\r\nL OK in\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_FAIL);
-	run_free(&r);
-	free(s);
-	/* Capabilities: 4 KiB. */
-	s = repeat("* OK [CAPABILITY ", 'C', PM_IMAPBACK_CAPS_MAX, "] hi\r\nL OK in\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_OK);
-	assert_int_equal(strlen(r.caps), PM_IMAPBACK_CAPS_MAX);
-	run_free(&r);
-	free(s);
-	s = repeat("* OK [CAPABILITY ", 'C', PM_IMAPBACK_CAPS_MAX + 1, "] hi\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_FAIL);
-	run_free(&r);
-	free(s);
-	/* Literals: over the response bound, and absurd, before multiplying. */
-	s = repeat(BANNER "* 1 FETCH {65536}\r\n", 'x', 10, "", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_FAIL);
-	run_free(&r);
-	free(s);
-	s = repeat(BANNER "* 1 FETCH {99999999999999999999999}\r\n", 'x', 10, "", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_FAIL);
-	run_free(&r);
-	free(s);
-	/* A response code longer than the text bound cannot be forwarded. */
-	s = repeat(BANNER "L NO [ALERT ", 'y', PM_IMAPBACK_TEXT_MAX, "] z\r\n", &n);
-	assert_int_equal(feed_whole(&p, s, n, &r), PM_IMAPBACK_FAIL);
-	run_free(&r);
-	free(s);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		h = strlen(v[i].head);
+		t = strlen(v[i].tail);
+		n = h + v[i].count + t;
+		s = malloc(n + 1);
+		assert_non_null(s);
+		memcpy(s, v[i].head, h);
+		memset(s + h, v[i].c, v[i].count);
+		memcpy(s + h + v[i].count, v[i].tail, t + 1);
+		run_init(&r);
+		run_chunk(&p, (const uint8_t *)s, n, n, false, &r);
+		if (r.st != v[i].st)
+			fail_msg("bound case %zu: status %d, want %d", i, (int)r.st, (int)v[i].st);
+		if (i == 2)
+			assert_int_equal(r.tcl, PM_IMAPBACK_FWD_MAX);
+		if (i == 4)
+			assert_int_equal(strlen(r.caps), PM_IMAPBACK_CAPS_MAX);
+		run_free(&r);
+		free(s);
+	}
 }
 
 static void
