@@ -446,6 +446,79 @@ set_vip(struct pm_config *c, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	enum pm_config_proto proto;
+	uint16_t backend_port;
+} protos[] = {
+	{ "imap", PM_PROTO_IMAP, 143 },
+	{ "pop3", PM_PROTO_POP3, 110 },
+	{ "submission", PM_PROTO_SUBMISSION, 587 },
+	{ "sieve", PM_PROTO_SIEVE, 4190 },
+};
+
+const char *
+pm_config_proto_name(enum pm_config_proto p)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (protos[i].proto == p)
+			return protos[i].name;
+	return "?";
+}
+
+/* "<address> <port> <protocol> [backend_port=<n>]"; the address is checked
+ * against the ports and VIPs at the end. */
+static int
+set_listener(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	static const char usage[] = "expected \"<address> <port> imap|pop3|submission|sieve "
+				    "[backend_port=<port>]\"";
+	struct pm_config_listener *l;
+	char addr[64], port[16], proto[16], opt[32], extra[2];
+	const char *p = v;
+	uint32_t n;
+	size_t i;
+
+	if (c->nlisteners == PM_CONFIG_LISTENERS_MAX)
+		return why_fmt(why, whylen, "more than %d listeners", PM_CONFIG_LISTENERS_MAX);
+	l = &c->listeners[c->nlisteners];
+	memset(l, 0, sizeof(*l));
+	if (next_word(&p, addr, sizeof(addr)) <= 0 || next_word(&p, port, sizeof(port)) <= 0 ||
+	    next_word(&p, proto, sizeof(proto)) <= 0)
+		return why_fmt(why, whylen, "%s", usage);
+	if (!parse_v4(addr, strlen(addr), &l->addr))
+		return why_fmt(why, whylen, "'%s' is not an IPv4 address", addr);
+	if (parse_uint(port, 1, 65535, &n) < 0)
+		return why_fmt(why, whylen, "'%s' is not a port from 1 to 65535", port);
+	l->port = (uint16_t)n;
+	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (strcmp(proto, protos[i].name) == 0)
+			break;
+	if (i == sizeof(protos) / sizeof(protos[0]))
+		return why_fmt(why, whylen, "unknown protocol '%s' (imap, pop3, submission, sieve)",
+			       proto);
+	l->proto = protos[i].proto;
+	l->backend_port = protos[i].backend_port;
+	n = 0;
+	switch (next_word(&p, opt, sizeof(opt))) {
+	case 0:
+		break;
+	case -ENOSPC:
+		return why_fmt(why, whylen, "%s (trailing text)", usage);
+	default:
+		if (strncmp(opt, "backend_port=", 13) != 0 ||
+		    parse_uint(opt + 13, 1, 65535, &n) < 0)
+			return why_fmt(why, whylen, "'%s' is not backend_port=<1..65535>", opt);
+		l->backend_port = (uint16_t)n;
+		if (next_word(&p, extra, sizeof(extra)) != 0)
+			return why_fmt(why, whylen, "%s (trailing text)", usage);
+	}
+	c->nlisteners++;
+	return 0;
+}
+
 static int
 set_neigh_entries(struct pm_config *c, const char *v, char *why, size_t whylen)
 {
@@ -526,6 +599,7 @@ static const struct setting settings[] = {
 	{ "postmux_lcores", set_lcores },
 	{ "postmux_route", set_route },	/* repeatable */
 	{ "postmux_vip", set_vip },	/* repeatable */
+	{ "postmux_listener", set_listener },	/* repeatable */
 	{ "postmux_neigh_entries", set_neigh_entries },
 	{ "postmux_neigh_queue", set_neigh_queue },
 	{ "postmux_arp_reachable_time", set_arp_reachable },
@@ -536,7 +610,8 @@ static const struct setting settings[] = {
 static bool
 repeatable(const struct setting *st)
 {
-	return st->apply == set_port || st->apply == set_route || st->apply == set_vip;
+	return st->apply == set_port || st->apply == set_route || st->apply == set_vip ||
+	       st->apply == set_listener;
 }
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -628,6 +703,51 @@ check_vips(struct pm_config *c, const char *name, const unsigned int *line, char
 			snprintf(err, errlen, "%s:%u: postmux_vip: port '%s' has more than %d VIPs",
 				 name, line[i], v->port_name, PM_CONFIG_VIPS_PER_PORT);
 			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* After the last line: every listener's address is a port's or a VIP, and
+ * no address and TCP port is used twice. @line[i] is the line of
+ * listeners[i]. */
+static int
+check_listeners(struct pm_config *c, const char *name, const unsigned int *line, char *err,
+		size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->nlisteners; i++) {
+		struct pm_config_listener *l = &c->listeners[i];
+		char a[PM_ADDR_STRLEN];
+		bool found = false;
+
+		pm_addr_format(&l->addr, a, sizeof(a));
+		for (j = 0; j < c->nports && !found; j++) {
+			if (pm_addr_eq(&l->addr, &c->ports[j].addr)) {
+				l->port_idx = (uint16_t)j;
+				found = true;
+			}
+		}
+		for (j = 0; j < c->nvips && !found; j++) {
+			if (pm_addr_eq(&l->addr, &c->vips[j].addr)) {
+				l->port_idx = c->vips[j].port;
+				found = true;
+			}
+		}
+		if (!found) {
+			snprintf(err, errlen, "%s:%u: postmux_listener: %s is neither a "
+				 "postmux_port address nor a postmux_vip", name, line[i], a);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (pm_addr_eq(&l->addr, &c->listeners[j].addr) &&
+			    l->port == c->listeners[j].port) {
+				snprintf(err, errlen, "%s:%u: postmux_listener: %s port %u is "
+					 "taken already (line %u)", name, line[i], a, l->port,
+					 line[j]);
+				return -EINVAL;
+			}
 		}
 	}
 	return 0;
@@ -726,6 +846,7 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 	const char *p = text;
 	unsigned int lineno = 0, hash_line = 0;
 	unsigned int route_line[PM_ROUTE_MAX], vip_line[PM_CONFIG_VIPS_MAX];
+	unsigned int listener_line[PM_CONFIG_LISTENERS_MAX];
 	char *line = malloc(MAX_LINE + 1);
 	char why[512];
 	int ret = 0;
@@ -795,6 +916,8 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 			route_line[c->nroutes - 1] = lineno;
 		else if (settings[i].apply == set_vip)
 			vip_line[c->nvips - 1] = lineno;
+		else if (settings[i].apply == set_listener)
+			listener_line[c->nlisteners - 1] = lineno;
 	}
 	free(line);
 	if (ret == 0 &&
@@ -808,6 +931,8 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 		ret = check_vips(c, name, vip_line, err, errlen);
 	if (ret == 0)
 		ret = check_routes(c, name, route_line, err, errlen);
+	if (ret == 0)
+		ret = check_listeners(c, name, listener_line, err, errlen);
 	return ret;
 }
 

@@ -54,6 +54,34 @@ struct pm_config_vip {
 	struct pm_addr addr;			/* PM_AF_INET, unicast */
 };
 
+#define PM_CONFIG_LISTENERS_MAX 64
+
+/* The login protocols a listener can speak. */
+enum pm_config_proto {
+	PM_PROTO_IMAP = 1,
+	PM_PROTO_POP3,
+	PM_PROTO_SUBMISSION,
+	PM_PROTO_SIEVE,		/* ManageSieve */
+};
+
+/*
+ * One postmux_listener line: "<address> <port> <protocol>
+ * [backend_port=<n>]". The address is a port's own or a VIP (@port is the
+ * index of the port it belongs to, filled in at the end of the file);
+ * backend_port defaults to the protocol's standard port (143, 110, 587,
+ * 4190).
+ */
+struct pm_config_listener {
+	struct pm_addr addr;
+	uint16_t port;				/* TCP port */
+	uint16_t backend_port;
+	uint16_t port_idx;			/* index into ports[] */
+	enum pm_config_proto proto;
+};
+
+/* "imap", "pop3", "submission", "sieve"; "?" for anything else. */
+const char *pm_config_proto_name(enum pm_config_proto p);
+
 struct pm_config {
 	/* director_* settings; director.hash_fmt is compiled from
 	 * hash_format and master_sep. */
@@ -86,6 +114,10 @@ struct pm_config {
 	 * seed keep pm_neigh_params_defaults(); the worker must set a random
 	 * seed before pm_neigh_init(). */
 	struct pm_neigh_params neigh;
+
+	/* postmux_listener lines in file order. */
+	struct pm_config_listener listeners[PM_CONFIG_LISTENERS_MAX];
+	size_t nlisteners;
 };
 
 /* Defaults: Dovecot's director defaults and paths under /run/postmux and

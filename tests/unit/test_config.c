@@ -427,6 +427,65 @@ test_config_route_vip_neigh_errors_name_file_and_line(void **state)
 	}
 }
 
+static void
+test_config_listeners_are_read_and_checked(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad[] = {
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 143\n",
+		  "test.conf:3: postmux_listener: expected \"<address> <port> "
+		  "imap|pop3|submission|sieve [backend_port=<port>]\"" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.x 143 imap\n",
+		  "postmux_listener: '192.0.2.x' is not an IPv4 address" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 0 imap\n",
+		  "postmux_listener: '0' is not a port from 1 to 65535" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 143 smtp\n",
+		  "postmux_listener: unknown protocol 'smtp' (imap, pop3, submission, sieve)" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 143 imap port=1\n",
+		  "postmux_listener: 'port=1' is not backend_port=<1..65535>" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 143 imap backend_port=70000\n",
+		  "is not backend_port=<1..65535>" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 143 imap backend_port=143 x\n",
+		  "(trailing text)" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.77 143 imap\n",
+		  "test.conf:3: postmux_listener: 192.0.2.77 is neither a postmux_port address "
+		  "nor a postmux_vip" },
+		{ TWO_PORTS "postmux_listener = 192.0.2.1 143 imap\n\n"
+		  "postmux_listener = 192.0.2.1 143 pop3\n",
+		  "test.conf:5: postmux_listener: 192.0.2.1 port 143 is taken already (line 3)" },
+	};
+	struct pm_config c;
+	char err[512];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(&c, "postmux_listener = 192.0.2.9 993 imap backend_port=10143\n"
+			       TWO_PORTS "postmux_vip = client 192.0.2.9\n"
+			       "postmux_listener = 192.0.2.9 110 pop3\n"
+			       "postmux_listener = 10.0.0.1 587 submission\n"
+			       "postmux_listener = 192.0.2.9 4190 sieve\n", err, sizeof(err)), 0);
+	assert_int_equal(c.nlisteners, 4);
+	assert_int_equal(c.listeners[0].proto, PM_PROTO_IMAP);
+	assert_int_equal(c.listeners[0].port, 993);
+	assert_int_equal(c.listeners[0].backend_port, 10143);
+	assert_int_equal(c.listeners[0].port_idx, 0);	/* the VIP's port */
+	assert_int_equal(c.listeners[1].backend_port, 110);
+	assert_int_equal(c.listeners[2].port_idx, 1);
+	assert_int_equal(c.listeners[2].backend_port, 587);
+	assert_int_equal(c.listeners[3].backend_port, 4190);
+	assert_string_equal(pm_config_proto_name(c.listeners[3].proto), "sieve");
+	assert_string_equal(pm_config_proto_name((enum pm_config_proto)0), "?");
+	pm_config_free(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&c, bad[i].text, err, sizeof(err)), -EINVAL);
+		if (strstr(err, bad[i].want) == NULL)
+			fail_msg("case %zu: message '%s' lacks '%s'", i, err, bad[i].want);
+		pm_config_free(&c);
+	}
+}
+
 /* The limits: 64 routes, 16 VIPs a port, 64 VIPs in all. */
 static void
 test_config_route_and_vip_limits(void **state)
@@ -521,6 +580,7 @@ main(void)
 		cmocka_unit_test(test_config_documented_route_example_is_valid),
 		cmocka_unit_test(test_config_route_vip_neigh_errors_name_file_and_line),
 		cmocka_unit_test(test_config_route_and_vip_limits),
+		cmocka_unit_test(test_config_listeners_are_read_and_checked),
 		cmocka_unit_test(test_config_load_reads_file_and_reports_missing),
 	};
 
