@@ -1,0 +1,1188 @@
+/*
+ * engine.c -- a worker lcore's TCP engine (engine.h).
+ *
+ * Sessions live in one array, pre-login state (the two pm_tcbs, the IMAP
+ * machines and their buffers: about 60 KiB) in a second, smaller one, so a
+ * spliced session costs only its struct sess. Flows map (remote, local)
+ * 4-tuples to (session << 1 | side), side 0 the client's connection, 1 the
+ * backend's. Each session has one timer, armed at the earliest of its
+ * deadlines.
+ */
+#include "tcp/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto/buf.h"
+#include "proto/imapback.h"
+#include "tcp/cookie.h"
+#include "tcp/flowtab.h"
+#include "tcp/seq.h"
+#include "tcp/siphash.h"
+#include "tcp/splice.h"
+#include "tcp/tcb.h"
+#include "tcp/timer.h"
+
+#define NONE		UINT32_MAX
+#define TIMER_SLOTS	4096		/* x 10 ms: 41 s a revolution */
+#define TIMER_TICK_MS	10
+#define OUT_BURST	16
+#define CS_SIZE		16384		/* to the client: responses, backend lines */
+#define CR_SIZE		8192		/* from the client: commands */
+#define BS_SIZE		16384		/* to the backend: login, pipelined bytes */
+#define BR_SIZE		16384		/* from the backend */
+#define SCRATCH_SIZE	(PM_IMAPBACK_BACKEND_ROOM + PM_IMAPBACK_REPLY_MAX + 2 * PM_IMAP_OUT_MIN)
+#define LOOKUP_RETRY_MS	100		/* a user being moved: ask again */
+#define PORT_LO		10000		/* local ports towards backends */
+#define PORT_HI		65535
+#define PORT_TRIES	4096
+
+enum sess_state {
+	S_FREE = 0,
+	S_PRELOGIN,	/* reading the client's commands */
+	S_LOOKUP_WAIT,	/* the user is being moved */
+	S_CONNECTING,	/* SYN to the backend sent */
+	S_BLOGIN,	/* backend connected, imapback running */
+	S_RETRY_WAIT,	/* an attempt failed; the next one at retry_at */
+	S_QUIESCE,	/* logged in, proxying until quiet */
+	S_CLOSING_PRE,	/* pre-login, the client's connection closing */
+	S_SPLICED,
+	S_CLOSING,	/* spliced, a FIN seen: ends after closing_timeout */
+};
+
+#define F_CFIN		0x01	/* spliced: the client sent FIN */
+#define F_BFIN		0x02	/* spliced: the backend sent FIN */
+#define F_BFLOW		0x04	/* the backend flow is in the table */
+
+struct sess {
+	struct pm_timer timer;
+	struct pm_flow cf;		/* raddr client, laddr VIP */
+	struct pm_flow bf;		/* raddr backend, laddr ours */
+	uint32_t pre;			/* index into pres, or NONE */
+	uint32_t next_free;
+	uint8_t state;
+	uint8_t flags;
+	uint8_t listener;
+	uint8_t attempts;
+	uint32_t cp, bp;		/* splice points: first client / backend
+					 * sequence number of the spliced streams */
+	struct pm_splice_dir c2b, b2c;
+	uint64_t last_ms;		/* spliced: last packet either way */
+};
+
+struct pre {
+	struct pm_tcb ct, bt;
+	struct pm_imap im;
+	struct pm_imapback ib;
+	uint64_t login_deadline;
+	uint64_t attempt_deadline;	/* CONNECTING, BLOGIN */
+	uint64_t retry_at;		/* LOOKUP_WAIT, RETRY_WAIT */
+	enum pm_imapback_status last;	/* of the failed attempt */
+	struct pm_addr host;
+	uint32_t next_free;
+	uint8_t scratch[SCRATCH_SIZE];
+	uint8_t cs[CS_SIZE], cr[CR_SIZE], bs[BS_SIZE], br[BR_SIZE];
+};
+
+struct pm_engine {
+	struct pm_engine_params p;
+	struct pm_engine_listener listeners[PM_ENGINE_LISTENERS_MAX];
+	struct pm_engine_ops ops;
+	struct pm_engine_stats stats;
+	struct pm_cookie_secret cookie;
+	struct pm_siphash_key idkey;
+	struct pm_timer_wheel wheel;
+	struct pm_timer_link *slots;
+	struct sess *sess;
+	struct pre *pres;
+	struct pm_flowtab *flows;
+	uint32_t free_sess, free_pre;
+	uint32_t nsess, npre;
+	uint32_t next_port;
+	uint16_t ip_id;
+	uint64_t counter;		/* session ids, ISNs */
+	uint64_t now_ms;
+};
+
+static size_t
+align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+void
+pm_engine_params_defaults(struct pm_engine_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->sessions = 65536;
+	p->prelogin = 1024;
+	p->mss = 1460;
+	p->wscale = 7;
+	p->login_timeout_ms = 60000;
+	p->connect_timeout_ms = 30000;
+	p->idle_timeout_ms = 3600000;
+	p->closing_timeout_ms = 60000;
+	p->proxy_ttl = 5;
+	pm_imap_params_defaults(&p->imap);
+}
+
+static bool
+params_ok(const struct pm_engine_params *p)
+{
+	return p->sessions > 0 && p->sessions <= PM_FLOWTAB_MAX / 2 && p->prelogin > 0 &&
+	       p->prelogin <= p->sessions && p->nlisteners <= PM_ENGINE_LISTENERS_MAX &&
+	       (p->nlisteners == 0 || p->listeners != NULL) && p->mss >= 536 &&
+	       p->wscale >= 0 && p->wscale <= 14 && p->login_timeout_ms > 0 &&
+	       p->connect_timeout_ms > 0 && p->idle_timeout_ms > 0 &&
+	       p->closing_timeout_ms > 0 && p->proxy_ttl >= 2 &&
+	       pm_imap_params_check(&p->imap) == 0;
+}
+
+/* Offsets of the parts in the engine's block. */
+struct layout {
+	size_t slots, sess, pres, flows, total;
+};
+
+static bool
+layout(const struct pm_engine_params *p, struct layout *l)
+{
+	size_t fsize;
+
+	if (!params_ok(p))
+		return false;
+	fsize = pm_flowtab_memsize(2 * p->sessions);
+	if (fsize == 0)
+		return false;
+	l->slots = align64(sizeof(struct pm_engine));
+	l->sess = align64(l->slots + TIMER_SLOTS * sizeof(struct pm_timer_link));
+	l->pres = align64(l->sess + (size_t)p->sessions * sizeof(struct sess));
+	l->flows = align64(l->pres + (size_t)p->prelogin * sizeof(struct pre));
+	l->total = l->flows + fsize;
+	return true;
+}
+
+size_t
+pm_engine_memsize(const struct pm_engine_params *p)
+{
+	struct layout l;
+
+	return layout(p, &l) ? l.total : 0;
+}
+
+struct pm_engine *
+pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
+	       const struct pm_engine_ops *ops, uint64_t now_ms)
+{
+	struct pm_engine *e = mem;
+	uint8_t *base = mem;
+	struct layout l;
+	uint32_t i;
+
+	if (!layout(p, &l) || size < l.total || ((uintptr_t)mem & 63) != 0 || ops == NULL ||
+	    ops->tx_alloc == NULL || ops->tx_send == NULL || ops->tx_free == NULL ||
+	    ops->lookup == NULL || ops->source == NULL || ops->owns == NULL)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->p = *p;
+	memcpy(e->listeners, p->listeners, p->nlisteners * sizeof(e->listeners[0]));
+	e->p.listeners = e->listeners;
+	e->ops = *ops;
+	pm_cookie_secret_init(&e->cookie, p->cookie_key);
+	pm_siphash_key_load(&e->idkey, p->flow_key);
+	e->slots = (struct pm_timer_link *)(base + l.slots);
+	if (pm_timer_wheel_init(&e->wheel, e->slots, TIMER_SLOTS, TIMER_TICK_MS, now_ms) != 0)
+		return NULL;
+	e->sess = (struct sess *)(base + l.sess);
+	e->pres = (struct pre *)(base + l.pres);
+	e->flows = (struct pm_flowtab *)(base + l.flows);
+	if (pm_flowtab_init(e->flows, size - l.flows, 2 * p->sessions, p->flow_key) != 0)
+		return NULL;
+	for (i = 0; i < p->sessions; i++) {
+		memset(&e->sess[i], 0, sizeof(e->sess[i]));
+		pm_timer_init(&e->sess[i].timer);
+		e->sess[i].pre = NONE;
+		e->sess[i].next_free = i + 1 < p->sessions ? i + 1 : NONE;
+	}
+	for (i = 0; i < p->prelogin; i++)
+		e->pres[i].next_free = i + 1 < p->prelogin ? i + 1 : NONE;
+	e->free_sess = 0;
+	e->free_pre = 0;
+	e->next_port = PORT_LO + (uint32_t)(pm_siphash_u32x4(&e->idkey, 1, 2, 3, 4) %
+					    (PORT_HI - PORT_LO));
+	e->now_ms = now_ms;
+	return e;
+}
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static inline void
+addr4(struct pm_addr *a, const uint8_t b[4])
+{
+	memset(a, 0, sizeof(*a));
+	a->family = PM_AF_INET;
+	memcpy(a->bytes, b, 4);
+}
+
+static int
+find_listener(const struct pm_engine *e, const struct pm_addr *a, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < e->p.nlisteners; i++)
+		if (e->listeners[i].port == port && pm_addr_eq(&e->listeners[i].addr, a))
+			return (int)i;
+	return -1;
+}
+
+bool
+pm_engine_is_listener(const struct pm_engine *e, const struct pm_addr *addr, uint16_t port)
+{
+	return find_listener(e, addr, port) >= 0;
+}
+
+static inline uint32_t
+sess_idx(const struct pm_engine *e, const struct sess *s)
+{
+	return (uint32_t)(s - e->sess);
+}
+
+static inline struct pre *
+pre_of(struct pm_engine *e, const struct sess *s)
+{
+	return s->pre == NONE ? NULL : &e->pres[s->pre];
+}
+
+/* Build and send one TCP segment on the flow @f (raddr is the peer). */
+static void
+send_segment(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *h,
+	     const uint8_t *payload, size_t plen)
+{
+	struct pm_addr src, dst;
+	uint8_t *buf;
+	size_t room;
+	void *hd;
+	int n;
+
+	hd = e->ops.tx_alloc(e->ops.arg, &buf, &room);
+	if (hd == NULL) {
+		e->stats.tx_nobuf++;
+		return;
+	}
+	addr4(&src, f->laddr);
+	addr4(&dst, f->raddr);
+	n = pm_tcpopt_segment(buf, room, &src, &dst, e->ip_id++, h, payload, plen);
+	if (n < 0) {
+		e->ops.tx_free(e->ops.arg, hd);
+		e->stats.tx_nobuf++;
+		return;
+	}
+	e->ops.tx_send(e->ops.arg, hd, (size_t)n, &dst);
+}
+
+/* A RST answering the segment @th of flow @f (RFC 9293 3.10.7.1). */
+static void
+send_rst(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *th,
+	 size_t plen)
+{
+	struct pm_tcp_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.sport = f->lport;
+	h.dport = f->rport;
+	if (th->flags & PM_TCP_ACK) {
+		h.seq = th->ack;
+		h.flags = PM_TCP_RST;
+	} else {
+		h.seq = 0;
+		h.ack = th->seq + (uint32_t)plen + !!(th->flags & PM_TCP_SYN) +
+			!!(th->flags & PM_TCP_FIN);
+		h.flags = PM_TCP_RST | PM_TCP_ACK;
+	}
+	e->stats.rst_sent++;
+	send_segment(e, f, &h, NULL, 0);
+}
+
+/* Send what @t has to send on flow @f. */
+static void
+flush_tcb(struct pm_engine *e, struct pm_tcb *t, const struct pm_flow *f, uint64_t now)
+{
+	struct pm_tcb_out out[OUT_BURST];
+	size_t n, i;
+
+	do {
+		n = pm_tcb_output(t, now, out, OUT_BURST);
+		for (i = 0; i < n; i++) {
+			struct pm_tcp_hdr h;
+
+			memset(&h, 0, sizeof(h));
+			h.sport = f->lport;
+			h.dport = f->rport;
+			h.seq = out[i].seq;
+			h.ack = out[i].ack;
+			h.flags = out[i].flags;
+			h.wnd = out[i].wnd;
+			if (out[i].flags & PM_TCB_F_SYN) {
+				h.has_mss = out[i].mss != 0;
+				h.mss = out[i].mss;
+				h.has_ws = out[i].wscale >= 0;
+				h.ws = out[i].wscale >= 0 ? (uint8_t)out[i].wscale : 0;
+				h.sack_ok = out[i].sack_ok;
+			}
+			send_segment(e, f, &h, out[i].payload, out[i].len);
+		}
+	} while (n == OUT_BURST);
+}
+
+static void
+seg_of(const struct pm_tcp_hdr *th, struct pm_tcb_seg *s)
+{
+	uint8_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->seq = th->seq;
+	s->ack = th->ack;
+	s->flags = th->flags & 0x3f;
+	s->wnd = th->wnd;
+	s->has_mss = th->has_mss;
+	s->mss = th->mss;
+	s->wscale = th->has_ws ? (int8_t)(th->ws > 14 ? 14 : th->ws) : -1;
+	s->sack_ok = th->sack_ok;
+	s->nsack = th->nsack;
+	for (i = 0; i < th->nsack && i < 4; i++) {
+		s->sack[i][0] = th->sack[i][0];
+		s->sack[i][1] = th->sack[i][1];
+	}
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+static struct sess *
+sess_alloc(struct pm_engine *e, bool with_pre)
+{
+	struct sess *s;
+	uint32_t i = e->free_sess;
+
+	if (i == NONE || (with_pre && e->free_pre == NONE))
+		return NULL;
+	s = &e->sess[i];
+	e->free_sess = s->next_free;
+	s->next_free = NONE;
+	s->flags = 0;
+	s->attempts = 0;
+	s->pre = NONE;
+	if (with_pre) {
+		s->pre = e->free_pre;
+		e->free_pre = e->pres[s->pre].next_free;
+		e->npre++;
+	}
+	e->nsess++;
+	return s;
+}
+
+static void
+pre_free(struct pm_engine *e, struct sess *s)
+{
+	struct pre *pr = pre_of(e, s);
+
+	if (pr == NULL)
+		return;
+	/* Credentials may sit in the machines and the buffers. */
+	pm_imap_wipe(&pr->im);
+	pm_imapback_wipe(&pr->ib);
+	explicit_bzero(pr->bs, sizeof(pr->bs));
+	explicit_bzero(pr->cr, sizeof(pr->cr));
+	explicit_bzero(pr->scratch, sizeof(pr->scratch));
+	pr->next_free = e->free_pre;
+	e->free_pre = s->pre;
+	s->pre = NONE;
+	e->npre--;
+}
+
+static void
+backend_flow_remove(struct pm_engine *e, struct sess *s)
+{
+	if (s->flags & F_BFLOW) {
+		(void)pm_flowtab_remove(e->flows, &s->bf);
+		s->flags &= (uint8_t)~F_BFLOW;
+	}
+}
+
+static void
+sess_free(struct pm_engine *e, struct sess *s)
+{
+	pm_timer_cancel(&e->wheel, &s->timer);
+	(void)pm_flowtab_remove(e->flows, &s->cf);
+	backend_flow_remove(e, s);
+	pre_free(e, s);
+	s->state = S_FREE;
+	s->next_free = e->free_sess;
+	e->free_sess = sess_idx(e, s);
+	e->nsess--;
+	e->stats.closed++;
+}
+
+/* Abort both connections of a pre-login session (RSTs go out) and free it. */
+static void
+pre_abort(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+
+	if (pr != NULL) {
+		if (pm_tcb_state(&pr->ct) != PM_TCB_CLOSED) {
+			pm_tcb_abort(&pr->ct);
+			flush_tcb(e, &pr->ct, &s->cf, now);
+		}
+		if ((s->flags & F_BFLOW) && pm_tcb_state(&pr->bt) != PM_TCB_CLOSED) {
+			pm_tcb_abort(&pr->bt);
+			flush_tcb(e, &pr->bt, &s->bf, now);
+		}
+	}
+	sess_free(e, s);
+}
+
+/* Queue @out's bytes on the client connection. False if they do not fit
+ * (cannot happen while the buffers are sized as above; the session is
+ * then aborted by the caller). */
+static bool
+to_client(struct pre *pr, struct pm_buf *out)
+{
+	if (out->len == 0)
+		return true;
+	if (pm_tcb_send(&pr->ct, out->p, out->len) != 0)
+		return false;
+	out->len = 0;
+	return true;
+}
+
+/* ---- the backend connection ------------------------------------------------- */
+
+static void
+backend_close(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+
+	if (pr != NULL && (s->flags & F_BFLOW) && pm_tcb_state(&pr->bt) != PM_TCB_CLOSED) {
+		pm_tcb_abort(&pr->bt);
+		flush_tcb(e, &pr->bt, &s->bf, now);
+	}
+	backend_flow_remove(e, s);
+}
+
+/* The client's login is answered with @kind (and @text), and the session
+ * goes back to reading commands. */
+static bool
+login_failed(struct pm_engine *e, struct sess *s, enum pm_imap_fail kind, const char *text,
+	     uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	struct pm_buf out;
+
+	backend_close(e, s, now);
+	pm_imapback_wipe(&pr->ib);
+	pm_buf_init(&out, pr->scratch, sizeof(pr->scratch));
+	if (pm_imap_login_failed(&pr->im, kind, text, &out) != 0)
+		return false;
+	s->state = S_PRELOGIN;
+	s->attempts = 0;
+	return to_client(pr, &out);
+}
+
+static int
+backend_connect(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	const struct pm_imap_login *lg = pm_imap_login(&pr->im);
+	const struct pm_engine_listener *l = &e->listeners[s->listener];
+	struct pm_imapback_params bp;
+	struct pm_tcb_params tp;
+	struct pm_tcb_info ci;
+	struct pm_addr src, raddr;
+	char cip[PM_ADDR_STRLEN], lip[PM_ADDR_STRLEN], sid[24];
+	uint32_t tries, port;
+	uint64_t id;
+
+	if (e->ops.source(e->ops.arg, &pr->host, &src) != 0 || src.family != PM_AF_INET)
+		return -ENETUNREACH;
+	/* A local port whose replies steer to this lcore and that no other
+	 * session of ours uses towards that backend. */
+	memcpy(s->bf.raddr, pr->host.bytes, 4);
+	memcpy(s->bf.laddr, src.bytes, 4);
+	s->bf.rport = l->backend_port;
+	for (tries = 0; tries < PORT_TRIES; tries++) {
+		port = e->next_port++;
+		if (e->next_port > PORT_HI)
+			e->next_port = PORT_LO;
+		s->bf.lport = (uint16_t)port;
+		if (!e->ops.owns(e->ops.arg, &pr->host, &src, l->backend_port, (uint16_t)port))
+			continue;
+		if (pm_flowtab_insert(e->flows, &s->bf, sess_idx(e, s) << 1 | 1) == 0)
+			break;
+	}
+	if (tries == PORT_TRIES)
+		return -EADDRNOTAVAIL;
+	s->flags |= F_BFLOW;
+	pm_tcb_info(&pr->ct, &ci);
+	pm_tcb_params_defaults(&tp);
+	tp.sbuf = pr->bs;
+	tp.sbuf_size = BS_SIZE;
+	tp.rbuf = pr->br;
+	tp.rbuf_size = BR_SIZE;
+	/* Options derived from the client's: MSS no larger, SACK only if the
+	 * client offered it. */
+	tp.local.mss = ci.peer_mss < e->p.mss ? ci.peer_mss : e->p.mss;
+	tp.local.wscale = e->p.wscale;
+	tp.local.sack_ok = ci.sack_ok;
+	id = pm_siphash_u32x4(&e->idkey, (uint32_t)e->counter, (uint32_t)(e->counter >> 32),
+			      sess_idx(e, s), 0x5e55);
+	e->counter++;
+	if (pm_tcb_init_active(&pr->bt, &tp, (uint32_t)id, now) != 0) {
+		backend_flow_remove(e, s);
+		return -EINVAL;
+	}
+	memset(&bp, 0, sizeof(bp));
+	addr4(&raddr, s->cf.raddr);
+	pm_addr_format(&raddr, cip, sizeof(cip));
+	pm_addr_format(&l->addr, lip, sizeof(lip));
+	snprintf(sid, sizeof(sid), "%016llx", (unsigned long long)(id ^ id >> 29));
+	bp.session_id = sid;
+	bp.client_ip = cip;
+	bp.local_ip = lip;
+	bp.client_port = s->cf.rport;
+	bp.local_port = l->port;
+	bp.ttl = e->p.proxy_ttl;
+	bp.user = lg->user;
+	bp.authzid = lg->authzid_len > 0 ? lg->authzid : NULL;
+	bp.password = lg->pass;
+	if (pm_imapback_init(&pr->ib, &bp) != 0) {
+		backend_close(e, s, now);
+		return -EINVAL;
+	}
+	s->state = S_CONNECTING;
+	pr->attempt_deadline = now + e->p.connect_timeout_ms;
+	e->stats.backend_connects++;
+	flush_tcb(e, &pr->bt, &s->bf, now);
+	return 0;
+}
+
+/* Look the user up and connect, or wait, or answer. */
+static bool
+start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	const struct pm_imap_login *lg = pm_imap_login(&pr->im);
+	const char *user = lg->authzid_len > 0 ? lg->authzid : lg->user;
+	size_t ulen = lg->authzid_len > 0 ? lg->authzid_len : lg->user_len;
+
+	switch (e->ops.lookup(e->ops.arg, user, ulen, &pr->host, now)) {
+	case PM_ENGINE_LOOKUP_HOST:
+		break;
+	case PM_ENGINE_LOOKUP_WAIT:
+		/* Dovecot holds a login for a user being moved. */
+		s->state = S_LOOKUP_WAIT;
+		pr->retry_at = now + LOOKUP_RETRY_MS;
+		return true;
+	case PM_ENGINE_LOOKUP_NONE:
+		e->stats.login_unavailable++;
+		return login_failed(e, s, PM_IMAP_FAIL_UNAVAILABLE, NULL, now);
+	}
+	if (backend_connect(e, s, now) != 0) {
+		e->stats.login_unavailable++;
+		return login_failed(e, s, PM_IMAP_FAIL_UNAVAILABLE, NULL, now);
+	}
+	return true;
+}
+
+/* An attempt failed (connect refused or timed out, TEMPFAIL, FAIL): try
+ * again, as Dovecot does, while attempts and time remain; else answer
+ * NO [UNAVAILABLE]. */
+static bool
+attempt_failed(struct pm_engine *e, struct sess *s, enum pm_imapback_status why, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	char text[PM_IMAPBACK_TEXT_MAX + 1];
+
+	text[0] = '\0';
+	if (why == PM_IMAPBACK_TEMPFAIL && pm_imapback_text(&pr->ib) != NULL)
+		snprintf(text, sizeof(text), "%s", pm_imapback_text(&pr->ib));
+	pr->last = why;
+	backend_close(e, s, now);
+	s->attempts++;
+	if (s->attempts <= PM_ENGINE_RETRIES &&
+	    now + PM_ENGINE_RETRY_MS + 1100 < pr->login_deadline) {
+		s->state = S_RETRY_WAIT;
+		pr->retry_at = now + PM_ENGINE_RETRY_MS;
+		return true;
+	}
+	e->stats.login_unavailable++;
+	return login_failed(e, s, PM_IMAP_FAIL_UNAVAILABLE, text[0] != '\0' ? text : NULL, now);
+}
+
+/* ---- driving a pre-login session ------------------------------------------- */
+
+/* Feed the client's bytes to the IMAP machine while reading commands. */
+static bool
+run_client(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	struct pm_buf out;
+
+	while (s->state == S_PRELOGIN) {
+		const uint8_t *p;
+		size_t n = pm_tcb_recv_peek(&pr->ct, &p), used = 0;
+		enum pm_imap_status st;
+
+		if (n == 0)
+			return true;
+		if (pm_tcb_send_space(&pr->ct) < PM_IMAP_OUT_MIN)
+			return true;	/* resumed on EV_ACKED */
+		pm_buf_init(&out, pr->scratch, PM_IMAP_OUT_MIN);
+		st = pm_imap_feed(&pr->im, p, n, &used, &out);
+		pm_tcb_recv_consume(&pr->ct, used);
+		if (!to_client(pr, &out))
+			return false;
+		switch (st) {
+		case PM_IMAP_AGAIN:
+		case PM_IMAP_FULL:
+			break;
+		case PM_IMAP_LOGIN:
+			e->stats.logins++;
+			s->attempts = 0;
+			pr->login_deadline = now + e->p.login_timeout_ms;
+			if (!start_attempt(e, s, now))
+				return false;
+			break;
+		case PM_IMAP_CLOSE:
+			pm_tcb_close(&pr->ct);
+			s->state = S_CLOSING_PRE;
+			return true;
+		case PM_IMAP_ERROR:
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Feed the backend's bytes to imapback. */
+static bool
+run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	struct pm_imapback_buf tb, tc;
+	enum pm_imapback_status st = PM_IMAPBACK_AGAIN;
+	const struct pm_imap_login *lg;
+	struct pm_buf out;
+	const char *caps;
+
+	while (s->state == S_BLOGIN) {
+		const uint8_t *p;
+		size_t n = pm_tcb_recv_peek(&pr->bt, &p), used = 0;
+
+		if (n == 0)
+			return true;
+		if (pm_tcb_send_space(&pr->bt) < PM_IMAPBACK_BACKEND_ROOM ||
+		    pm_tcb_send_space(&pr->ct) < PM_IMAPBACK_CLIENT_ROOM + PM_IMAPBACK_REPLY_MAX)
+			return true;	/* resumed on EV_ACKED */
+		tb.p = pr->scratch;
+		tb.len = 0;
+		tb.cap = PM_IMAPBACK_BACKEND_ROOM;
+		tc.p = pr->scratch + PM_IMAPBACK_BACKEND_ROOM;
+		tc.len = 0;
+		tc.cap = PM_IMAPBACK_CLIENT_ROOM;
+		st = pm_imapback_feed(&pr->ib, p, n, &used, &tb, &tc);
+		pm_tcb_recv_consume(&pr->bt, used);
+		if (tb.len > 0 && pm_tcb_send(&pr->bt, tb.p, tb.len) != 0)
+			return false;
+		if (tc.len > 0 && pm_tcb_send(&pr->ct, tc.p, tc.len) != 0)
+			return false;
+		explicit_bzero(tb.p, tb.len);	/* the login line */
+		if (st != PM_IMAPBACK_AGAIN)
+			break;
+	}
+	if (s->state != S_BLOGIN)
+		return true;
+	lg = pm_imap_login(&pr->im);
+	(void)lg;
+	pm_buf_init(&out, pr->scratch, sizeof(pr->scratch));
+	switch (st) {
+	case PM_IMAPBACK_AGAIN:
+		return true;
+	case PM_IMAPBACK_OK:
+		caps = pm_imapback_caps(&pr->ib);
+		if (caps != NULL && strlen(caps) > PM_IMAP_TEXT_MAX)
+			caps = NULL;	/* the client asks itself */
+		if (pm_imap_login_ok(&pr->im, caps, pm_imapback_text(&pr->ib), &out) != 0 ||
+		    !to_client(pr, &out))
+			return false;
+		e->stats.login_ok++;
+		s->state = S_QUIESCE;
+		return true;
+	case PM_IMAPBACK_AUTHFAILED:
+		e->stats.login_failed++;
+		return login_failed(e, s, PM_IMAP_FAIL_AUTHFAILED, NULL, now);
+	case PM_IMAPBACK_VERBATIM:
+		e->stats.login_failed++;
+		return login_failed(e, s, PM_IMAP_FAIL_VERBATIM, pm_imapback_text(&pr->ib), now);
+	case PM_IMAPBACK_SERVERBUG:
+		e->stats.login_failed++;
+		return login_failed(e, s, PM_IMAP_FAIL_VERBATIM,
+				    "[SERVERBUG] Account is temporarily unavailable.", now);
+	case PM_IMAPBACK_TEMPFAIL:
+	case PM_IMAPBACK_FAIL:
+		return attempt_failed(e, s, st, now);
+	case PM_IMAPBACK_ERROR:
+		return false;
+	}
+	return true;
+}
+
+/* Copy what one connection received into the other's send buffer. */
+static void
+pump(struct pm_tcb *from, struct pm_tcb *to)
+{
+	for (;;) {
+		const uint8_t *p;
+		size_t n = pm_tcb_recv_peek(from, &p), room = pm_tcb_send_space(to);
+
+		if (n > room)
+			n = room;
+		if (n == 0 || pm_tcb_send(to, p, n) != 0)
+			return;
+		pm_tcb_recv_consume(from, n);
+	}
+}
+
+static void
+do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	struct pm_tcb_info ci, bi;
+	struct pm_splice_params sp;
+
+	pm_tcb_info(&pr->ct, &ci);
+	pm_tcb_info(&pr->bt, &bi);
+	memset(&sp, 0, sizeof(sp));
+	memcpy(sp.client_addr, s->cf.raddr, 4);
+	memcpy(sp.vip_addr, s->cf.laddr, 4);
+	sp.client_port = s->cf.rport;
+	sp.vip_port = s->cf.lport;
+	sp.client_nxt = ci.rcv_nxt;
+	sp.to_client_nxt = ci.snd_nxt;
+	sp.client_wscale = (uint8_t)(ci.snd_wscale < 0 ? 0 : ci.snd_wscale);
+	sp.to_client_wscale = (uint8_t)(ci.rcv_wscale < 0 ? 0 : ci.rcv_wscale);
+	memcpy(sp.local_addr, s->bf.laddr, 4);
+	memcpy(sp.backend_addr, s->bf.raddr, 4);
+	sp.local_port = s->bf.lport;
+	sp.backend_port = s->bf.rport;
+	sp.backend_nxt = bi.rcv_nxt;
+	sp.to_backend_nxt = bi.snd_nxt;
+	sp.backend_wscale = (uint8_t)(bi.snd_wscale < 0 ? 0 : bi.snd_wscale);
+	sp.to_backend_wscale = (uint8_t)(bi.rcv_wscale < 0 ? 0 : bi.rcv_wscale);
+	if (pm_splice_init(&sp, &s->c2b, &s->b2c) != 0) {
+		pre_abort(e, s, now);
+		return;
+	}
+	s->cp = ci.rcv_nxt;
+	s->bp = bi.rcv_nxt;
+	pre_free(e, s);
+	s->state = S_SPLICED;
+	s->last_ms = now;
+	e->stats.splices++;
+}
+
+static uint64_t
+min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void
+rearm(struct pm_engine *e, struct sess *s)
+{
+	struct pre *pr = pre_of(e, s);
+	uint64_t d = UINT64_MAX;
+
+	if (s->state == S_SPLICED)
+		d = s->last_ms + e->p.idle_timeout_ms;
+	else if (s->state == S_CLOSING)
+		d = s->last_ms + e->p.closing_timeout_ms;
+	if (pr != NULL) {
+		d = min64(d, pm_tcb_deadline(&pr->ct));
+		if (s->flags & F_BFLOW)
+			d = min64(d, pm_tcb_deadline(&pr->bt));
+		if (s->state != S_QUIESCE && s->state != S_CLOSING_PRE)
+			d = min64(d, pr->login_deadline);
+		if (s->state == S_CONNECTING || s->state == S_BLOGIN)
+			d = min64(d, pr->attempt_deadline);
+		if (s->state == S_LOOKUP_WAIT || s->state == S_RETRY_WAIT)
+			d = min64(d, pr->retry_at);
+	}
+	pm_timer_cancel(&e->wheel, &s->timer);
+	if (d != UINT64_MAX)
+		pm_timer_arm(&e->wheel, &s->timer, d);
+}
+
+/*
+ * React to whatever changed in a pre-login session: the connections'
+ * events, the machines, the outputs, the timer. Frees the session when it
+ * ends (the caller must not touch @s afterwards).
+ */
+static void
+drive(struct pm_engine *e, struct sess *s, uint64_t now)
+{
+	struct pre *pr = pre_of(e, s);
+	unsigned int cev, bev = 0;
+	bool ok = true;
+
+	cev = pm_tcb_events(&pr->ct);
+	if (s->flags & F_BFLOW)
+		bev = pm_tcb_events(&pr->bt);
+	/* The client went away: nothing left to do for it. */
+	if (cev & (PM_TCB_EV_RESET | PM_TCB_EV_TIMEOUT)) {
+		pre_abort(e, s, now);
+		return;
+	}
+	if (cev & PM_TCB_EV_CLOSED ||
+	    (s->state == S_CLOSING_PRE && pm_tcb_state(&pr->ct) == PM_TCB_CLOSED)) {
+		flush_tcb(e, &pr->ct, &s->cf, now);
+		backend_close(e, s, now);
+		sess_free(e, s);
+		return;
+	}
+	if ((cev & PM_TCB_EV_PEER_FIN) && s->state != S_CLOSING_PRE) {
+		/* The client closed before the splice: close our side too. */
+		backend_close(e, s, now);
+		pm_tcb_close(&pr->ct);
+		s->state = S_CLOSING_PRE;
+	}
+	/* The backend connection. */
+	if (s->flags & F_BFLOW) {
+		if (s->state == S_CONNECTING && (bev & PM_TCB_EV_ESTABLISHED))
+			s->state = S_BLOGIN;
+		if (bev & (PM_TCB_EV_CONNECT_FAILED | PM_TCB_EV_RESET | PM_TCB_EV_TIMEOUT |
+			   PM_TCB_EV_PEER_FIN | PM_TCB_EV_CLOSED)) {
+			if (s->state == S_CONNECTING) {
+				ok = attempt_failed(e, s, PM_IMAPBACK_FAIL, now);
+			} else if (s->state == S_BLOGIN) {
+				/* What it sent before closing may still decide. */
+				ok = run_backend(e, s, now);
+				if (ok && s->state == S_BLOGIN)
+					ok = attempt_failed(e, s, pm_imapback_closed(&pr->ib), now);
+			} else if (s->state == S_QUIESCE) {
+				pre_abort(e, s, now);
+				return;
+			}
+		}
+	}
+	if (ok && s->state == S_BLOGIN)
+		ok = run_backend(e, s, now);
+	if (ok && s->state == S_PRELOGIN)
+		ok = run_client(e, s, now);
+	if (ok && s->state == S_QUIESCE) {
+		pump(&pr->ct, &pr->bt);
+		pump(&pr->bt, &pr->ct);
+	}
+	if (!ok) {
+		pre_abort(e, s, now);
+		return;
+	}
+	flush_tcb(e, &pr->ct, &s->cf, now);
+	if (s->flags & F_BFLOW)
+		flush_tcb(e, &pr->bt, &s->bf, now);
+	if (s->state == S_QUIESCE && pm_tcb_quiescent(&pr->ct) && pm_tcb_quiescent(&pr->bt))
+		do_splice(e, s, now);
+	if (s->state != S_FREE)
+		rearm(e, s);
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+static void
+syn_ack(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *th,
+	uint64_t now)
+{
+	struct pm_cookie_tuple t;
+	struct pm_cookie_opts req, enc;
+	struct pm_tcp_hdr h;
+
+	memcpy(t.saddr, f->raddr, 4);
+	memcpy(t.daddr, f->laddr, 4);
+	t.sport = f->rport;
+	t.dport = f->lport;
+	t.isn = th->seq;
+	req.mss = th->has_mss ? th->mss : PM_TCB_MSS_DEFAULT;
+	req.wscale = th->has_ws ? (int8_t)(th->ws > 14 ? 14 : th->ws) : -1;
+	req.sack = th->sack_ok;
+	memset(&h, 0, sizeof(h));
+	h.seq = pm_cookie_make(&e->cookie, &t, (uint32_t)(now / 1000), &req, &enc);
+	h.sport = f->lport;
+	h.dport = f->rport;
+	h.ack = th->seq + 1;
+	h.flags = PM_TCP_SYN | PM_TCP_ACK;
+	h.wnd = CR_SIZE;
+	h.has_mss = true;
+	h.mss = e->p.mss;
+	/* Window scale and SACK only if the client offered them; never
+	 * timestamps (the splice does not translate them). */
+	h.has_ws = enc.wscale >= 0;
+	h.ws = (uint8_t)e->p.wscale;
+	h.sack_ok = enc.sack;
+	e->stats.syn_cookies++;
+	send_segment(e, f, &h, NULL, 0);
+}
+
+static enum pm_engine_verdict
+accept_cookie(struct pm_engine *e, const struct pm_flow *f, int li, const struct pm_tcp_hdr *th,
+	      const uint8_t *payload, size_t plen, uint64_t now, enum pm_drop *reason)
+{
+	struct pm_cookie_tuple t;
+	struct pm_cookie_opts o;
+	struct pm_tcb_params tp;
+	struct pm_tcb_opts peer;
+	struct pm_tcb_seg seg;
+	struct pm_buf out;
+	struct sess *s;
+	struct pre *pr;
+
+	memcpy(t.saddr, f->raddr, 4);
+	memcpy(t.daddr, f->laddr, 4);
+	t.sport = f->rport;
+	t.dport = f->lport;
+	t.isn = th->seq - 1;
+	if (pm_cookie_check(&e->cookie, &t, th->ack - 1, (uint32_t)(now / 1000), &o) != 0) {
+		*reason = PM_DROP_TCP_COOKIE;
+		return PM_ENGINE_DROP;
+	}
+	s = sess_alloc(e, true);
+	if (s == NULL) {
+		e->stats.refused_full++;
+		send_rst(e, f, th, plen);
+		return PM_ENGINE_CONSUMED;
+	}
+	pr = pre_of(e, s);
+	s->cf = *f;
+	s->listener = (uint8_t)li;
+	s->state = S_PRELOGIN;
+	pm_tcb_params_defaults(&tp);
+	tp.sbuf = pr->cs;
+	tp.sbuf_size = CS_SIZE;
+	tp.rbuf = pr->cr;
+	tp.rbuf_size = CR_SIZE;
+	/* What syn_ack() announced. */
+	tp.local.mss = e->p.mss;
+	tp.local.wscale = o.wscale >= 0 ? e->p.wscale : -1;
+	tp.local.sack_ok = o.sack;
+	peer.mss = o.mss;
+	peer.wscale = o.wscale;
+	peer.sack_ok = o.sack;
+	if (pm_tcb_init_passive(&pr->ct, &tp, th->ack - 1, th->seq - 1, &peer, now) != 0 ||
+	    pm_flowtab_insert(e->flows, f, sess_idx(e, s) << 1) != 0 ||
+	    pm_imap_init(&pr->im, &e->p.imap) != 0) {
+		(void)pm_flowtab_remove(e->flows, f);
+		sess_free(e, s);
+		e->stats.closed--;
+		*reason = PM_DROP_TCP_COOKIE;
+		return PM_ENGINE_DROP;
+	}
+	e->stats.accepted++;
+	pr->login_deadline = now + e->p.login_timeout_ms;
+	seg_of(th, &seg);
+	(void)pm_tcb_input(&pr->ct, &seg, payload, plen, now);
+	pm_buf_init(&out, pr->scratch, PM_IMAP_OUT_MIN);
+	if (pm_imap_greet(&pr->im, &out) != 0 || !to_client(pr, &out)) {
+		pre_abort(e, s, now);
+		return PM_ENGINE_CONSUMED;
+	}
+	drive(e, s, now);
+	return PM_ENGINE_CONSUMED;
+}
+
+static enum pm_engine_verdict
+no_session(struct pm_engine *e, const struct pm_flow *f, const struct pm_l3_ipv4 *ip,
+	   const struct pm_tcp_hdr *th, const uint8_t *payload, uint64_t now,
+	   enum pm_drop *reason)
+{
+	int li = find_listener(e, &ip->dst, th->dport);
+
+	if (th->flags & PM_TCP_RST)
+		return PM_ENGINE_CONSUMED;	/* never answer a RST (RFC 9293) */
+	if (li < 0) {
+		send_rst(e, f, th, th->payload_len);
+		return PM_ENGINE_CONSUMED;
+	}
+	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_SYN) {
+		syn_ack(e, f, th, now);
+		return PM_ENGINE_CONSUMED;
+	}
+	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_ACK)
+		return accept_cookie(e, f, li, th, payload, th->payload_len, now, reason);
+	/* No RST to unsolicited segments on a listener: a flood of them must
+	 * not make postmux send a flood back. */
+	*reason = PM_DROP_TCP_COOKIE;
+	return PM_ENGINE_DROP;
+}
+
+static enum pm_engine_verdict
+spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t len,
+	const struct pm_l3_ipv4 *ip, const struct pm_tcp_hdr *th, uint64_t now,
+	struct pm_addr *dst, size_t *adj, enum pm_drop *reason)
+{
+	const struct pm_splice_dir *d = side == 0 ? &s->c2b : &s->b2c;
+	uint32_t p = side == 0 ? s->cp : s->bp, trim = 0;
+	uint32_t seglen = (uint32_t)th->payload_len + !!(th->flags & PM_TCP_FIN);
+	enum pm_splice_class cls;
+	bool rst = th->flags & PM_TCP_RST;
+
+	if (th->flags & PM_TCP_SYN) {
+		*reason = PM_DROP_TCP_COOKIE;
+		return PM_ENGINE_DROP;
+	}
+	cls = pm_splice_classify(th->seq, seglen, p, &trim);
+	if (cls == PM_SPLICE_STALE) {
+		e->stats.stale++;
+		return PM_ENGINE_CONSUMED;
+	}
+	*adj = 0;
+	if (cls == PM_SPLICE_TRIM) {
+		if (pm_splice_trim(frame, len, ip->off, ip->payload_off, trim) != 0) {
+			*reason = PM_DROP_TCP_HDR_LEN;
+			return PM_ENGINE_DROP;
+		}
+		frame += trim;
+		len -= trim;
+		*adj = trim;
+	}
+	if (pm_splice_rewrite(frame, len, ip->off, ip->payload_off, d) < 0) {
+		*reason = PM_DROP_TCP_OPTION;
+		return PM_ENGINE_DROP;
+	}
+	e->stats.forwarded++;
+	addr4(dst, side == 0 ? s->bf.raddr : s->cf.raddr);
+	s->last_ms = now;
+	if (th->flags & PM_TCP_FIN)
+		s->flags |= side == 0 ? F_CFIN : F_BFIN;
+	if (rst) {
+		sess_free(e, s);
+	} else if ((th->flags & PM_TCP_FIN) && s->state == S_SPLICED) {
+		s->state = S_CLOSING;
+		rearm(e, s);
+	}
+	return PM_ENGINE_FORWARD;
+}
+
+enum pm_engine_verdict
+pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm_l3_ipv4 *ip,
+		const struct pm_tcp_hdr *th, uint64_t now_ms, struct pm_addr *dst, size_t *adj,
+		enum pm_drop *reason)
+{
+	const uint8_t *payload = frame + th->payload_off;
+	struct pm_tcb_seg seg;
+	struct pm_flow f;
+	struct sess *s;
+	struct pre *pr;
+	uint32_t v;
+
+	*adj = 0;
+	*reason = PM_DROP_NONE;
+	e->now_ms = now_ms;
+	memcpy(f.raddr, ip->src.bytes, 4);
+	memcpy(f.laddr, ip->dst.bytes, 4);
+	f.rport = th->sport;
+	f.lport = th->dport;
+	v = pm_flowtab_lookup(e->flows, &f);
+	if (v == PM_FLOWTAB_EMPTY)
+		return no_session(e, &f, ip, th, payload, now_ms, reason);
+	s = &e->sess[v >> 1];
+	if (s->state == S_SPLICED || s->state == S_CLOSING)
+		return spliced(e, s, (int)(v & 1), frame, len, ip, th, now_ms, dst, adj, reason);
+	pr = pre_of(e, s);
+	seg_of(th, &seg);
+	(void)pm_tcb_input((v & 1) ? &pr->bt : &pr->ct, &seg, payload, th->payload_len, now_ms);
+	drive(e, s, now_ms);
+	return PM_ENGINE_CONSUMED;
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static void
+on_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
+{
+	struct pm_engine *e = arg;
+	struct sess *s = (struct sess *)((uint8_t *)t - offsetof(struct sess, timer));
+	uint64_t now = e->now_ms;
+	struct pre *pr = pre_of(e, s);
+
+	(void)w;
+	if (s->state == S_SPLICED || s->state == S_CLOSING) {
+		uint64_t limit = s->state == S_SPLICED ? e->p.idle_timeout_ms :
+			e->p.closing_timeout_ms;
+
+		if (now >= s->last_ms + limit) {
+			e->stats.timeouts++;
+			sess_free(e, s);
+		} else {
+			rearm(e, s);
+		}
+		return;
+	}
+	if (pm_tcb_deadline(&pr->ct) <= now)
+		(void)pm_tcb_timeout(&pr->ct, now);
+	if ((s->flags & F_BFLOW) && pm_tcb_deadline(&pr->bt) <= now)
+		(void)pm_tcb_timeout(&pr->bt, now);
+	if (s->state != S_QUIESCE && s->state != S_CLOSING_PRE && now >= pr->login_deadline) {
+		/* Dovecot: "Disconnected for inactivity" / login timeout. */
+		static const char bye[] = "* BYE Disconnected for inactivity.\r\n";
+
+		e->stats.timeouts++;
+		backend_close(e, s, now);
+		pm_imap_wipe(&pr->im);
+		(void)pm_tcb_send(&pr->ct, bye, sizeof(bye) - 1);
+		pm_tcb_close(&pr->ct);
+		s->state = S_CLOSING_PRE;
+	} else if ((s->state == S_CONNECTING || s->state == S_BLOGIN) &&
+		   now >= pr->attempt_deadline) {
+		e->stats.timeouts++;
+		if (!attempt_failed(e, s, PM_IMAPBACK_FAIL, now)) {
+			pre_abort(e, s, now);
+			return;
+		}
+	} else if (s->state == S_LOOKUP_WAIT && now >= pr->retry_at) {
+		s->state = S_PRELOGIN;
+		if (!start_attempt(e, s, now)) {
+			pre_abort(e, s, now);
+			return;
+		}
+	} else if (s->state == S_RETRY_WAIT && now >= pr->retry_at) {
+		if (backend_connect(e, s, now) != 0 &&
+		    !attempt_failed(e, s, PM_IMAPBACK_FAIL, now)) {
+			pre_abort(e, s, now);
+			return;
+		}
+	}
+	drive(e, s, now);
+}
+
+void
+pm_engine_tick(struct pm_engine *e, uint64_t now_ms)
+{
+	e->now_ms = now_ms;
+	(void)pm_timer_wheel_advance(&e->wheel, now_ms, on_timer, e);
+}
+
+uint32_t
+pm_engine_sessions(const struct pm_engine *e)
+{
+	return e->nsess;
+}
+
+uint32_t
+pm_engine_prelogin(const struct pm_engine *e)
+{
+	return e->npre;
+}
+
+const struct pm_engine_stats *
+pm_engine_stats(const struct pm_engine *e)
+{
+	return &e->stats;
+}
