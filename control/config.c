@@ -270,6 +270,22 @@ set_lcores(struct pm_config *c, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+static int
+set_sessions(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (parse_uint(v, 16, 1u << 25, &c->sessions) < 0)
+		return why_fmt(why, whylen, "'%s' is not a number from 16 to %u", v, 1u << 25);
+	return 0;
+}
+
+static int
+set_prelogin(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (parse_uint(v, 1, 1u << 20, &c->prelogin) < 0)
+		return why_fmt(why, whylen, "'%s' is not a number from 1 to %u", v, 1u << 20);
+	return 0;
+}
+
 /* Copy the next blank-separated word of *@p into @dst (@size bytes).
  * Returns its length, 0 at the end, or -ENOSPC (too long). */
 static int
@@ -597,6 +613,8 @@ static const struct setting settings[] = {
 	{ "postmux_dpdk_args", set_dpdk_args },
 	{ "postmux_port", set_port },	/* repeatable: one port a line */
 	{ "postmux_lcores", set_lcores },
+	{ "postmux_sessions", set_sessions },
+	{ "postmux_prelogin_sessions", set_prelogin },
 	{ "postmux_route", set_route },	/* repeatable */
 	{ "postmux_vip", set_vip },	/* repeatable */
 	{ "postmux_listener", set_listener },	/* repeatable */
@@ -628,6 +646,8 @@ pm_config_defaults(struct pm_config *c)
 	strcpy(c->state_file, "/var/lib/postmux/state");
 	strcpy(c->dpdk_args, "--in-memory");
 	c->lcores = 1;
+	c->sessions = 1u << 20;
+	c->prelogin = 1024;
 	pm_neigh_params_defaults(&c->neigh);
 }
 
@@ -933,6 +953,11 @@ pm_config_parse(struct pm_config *c, const char *text, const char *name, char *e
 		ret = check_routes(c, name, route_line, err, errlen);
 	if (ret == 0)
 		ret = check_listeners(c, name, listener_line, err, errlen);
+	if (ret == 0 && c->prelogin > c->sessions) {
+		snprintf(err, errlen, "%s: postmux_prelogin_sessions (%u) is more than "
+			 "postmux_sessions (%u)", name, c->prelogin, c->sessions);
+		ret = -EINVAL;
+	}
 	return ret;
 }
 

@@ -103,6 +103,8 @@ struct pm_config {
 	struct pm_config_port ports[PM_CONFIG_PORTS_MAX];
 	size_t nports;
 	uint32_t lcores;			/* worker lcores, default 1 */
+	uint32_t sessions;			/* per worker lcore, default 2^20 */
+	uint32_t prelogin;			/* of them in pre-login, default 1024 */
 
 	/* postmux_route lines in file order; validated against the ports
 	 * (pm_config_routes() builds the table). */

@@ -44,6 +44,8 @@ struct pm_ports {
 	struct rte_ring *inboxes[RTE_MAX_LCORE];	/* per worker index */
 	pthread_mutex_t req_lock;		/* one worker request at a time */
 	uint16_t ping_seq;			/* under req_lock */
+	struct pm_engine_params engine_params;
+	struct pm_engine_listener listeners[PM_CONFIG_LISTENERS_MAX];
 	uint16_t port_ids[PM_CONFIG_PORTS_MAX];
 	char names[PM_CONFIG_PORTS_MAX][PM_CONFIG_PORT_NAME_MAX];
 	unsigned int nports;	/* configured and started */
@@ -566,6 +568,7 @@ teardown(struct pm_ports *pp)
 	for (i = 0; i < pp->nworkers; i++) {
 		free_inbox(pp->inboxes[i]);
 		rte_free(pp->workers[i]->neigh);
+		rte_free(pp->workers[i]->engine_mem);
 		rte_free(pp->workers[i]);
 	}
 	rte_mempool_free(pp->pool);
@@ -624,6 +627,33 @@ worker_setup(struct pm_ports *pp, const struct pm_config *cfg, struct pm_directo
 		errf(err, errlen, "neighbour table: %s", strerror(-ret));
 		return -1;
 	}
+	if (pp->engine_params.nlisteners > 0) {
+		struct pm_engine_params ep = pp->engine_params;
+		struct pm_engine_ops ops = pm_worker_engine_ops;
+		size_t esize = pm_engine_memsize(&ep);
+		uint64_t r1 = rte_rand(), r2 = rte_rand();
+		struct timespec ts;
+
+		memcpy(ep.flow_key, &r1, 8);
+		memcpy(ep.flow_key + 8, &r2, 8);
+		ops.arg = wk;
+		wk->engine_mem = rte_zmalloc_socket("pm_engine", esize, 64, socket);
+		if (wk->engine_mem == NULL) {
+			errf(err, errlen, "out of memory for the TCP engine of lcore %u (%zu MB: "
+			     "postmux_sessions %u, postmux_prelogin_sessions %u; give EAL more "
+			     "memory or lower them)", lcore, esize >> 20, ep.sessions, ep.prelogin);
+			return -1;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wk->unix_offset_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 -
+				     (int64_t)(rte_rdtsc() / wk->tsc_per_ms);
+		wk->engine = pm_engine_init(wk->engine_mem, esize, &ep, &ops,
+					    rte_rdtsc() / wk->tsc_per_ms);
+		if (wk->engine == NULL) {
+			errf(err, errlen, "cannot set up the TCP engine of lcore %u", lcore);
+			return -1;
+		}
+	}
 	for (i = 0; i < pp->nports; i++) {
 		struct pm_worker_port *p = &wk->ports[i];
 		struct rte_ether_addr mac;
@@ -641,6 +671,45 @@ worker_setup(struct pm_ports *pp, const struct pm_config *cfg, struct pm_directo
 		rte_eth_macaddr_get(p->port_id, &mac);
 		memcpy(p->ifc.mac, mac.addr_bytes, PM_ETH_ALEN);
 		p->ifc.addrs = p->addrs;
+	}
+	return 0;
+}
+
+/* The TCP engine's settings, shared by every worker but for the flow key:
+ * the listeners (IMAP only, so far) and one cookie key for all lcores (the
+ * ACK that completes a handshake may reach another lcore than the SYN). */
+static int
+engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_t errlen)
+{
+	struct pm_engine_params *ep = &pp->engine_params;
+	uint64_t r1 = rte_rand(), r2 = rte_rand();
+	size_t i;
+
+	pm_engine_params_defaults(ep);
+	ep->sessions = cfg->sessions;
+	ep->prelogin = cfg->prelogin;
+	memcpy(ep->cookie_key, &r1, 8);
+	memcpy(ep->cookie_key + 8, &r2, 8);
+	for (i = 0; i < cfg->nlisteners; i++) {
+		const struct pm_config_listener *l = &cfg->listeners[i];
+		char a[PM_ADDR_STRLEN];
+
+		if (l->proto != PM_PROTO_IMAP) {
+			pm_addr_format(&l->addr, a, sizeof(a));
+			errf(err, errlen, "postmux_listener %s %u %s: only imap is served so far",
+			     a, l->port, pm_config_proto_name(l->proto));
+			return -1;
+		}
+		pp->listeners[i].addr = l->addr;
+		pp->listeners[i].port = l->port;
+		pp->listeners[i].backend_port = l->backend_port;
+	}
+	ep->listeners = pp->listeners;
+	ep->nlisteners = cfg->nlisteners;
+	if (ep->nlisteners > 0 && pm_engine_memsize(ep) == 0) {
+		errf(err, errlen, "the TCP engine refuses postmux_sessions %u / "
+		     "postmux_prelogin_sessions %u", ep->sessions, ep->prelogin);
+		return -1;
 	}
 	return 0;
 }
@@ -712,6 +781,8 @@ pm_ports_start(const struct pm_config *cfg, const char *argv0, struct pm_directo
 		if (port_setup(pp, &cfg->ports[i], nworkers, err, errlen) < 0)
 			goto fail;
 	}
+	if (engine_params(pp, cfg, err, errlen) < 0)
+		goto fail;
 	w = 0;
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		if (w == nworkers)
@@ -855,6 +926,20 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 		LCORE_COUNTER(neigh_held);
 		LCORE_COUNTER(neigh_released);
 		LCORE_COUNTER(backends);
+		LCORE_COUNTER(sessions);
+		LCORE_COUNTER(prelogin);
+		if (wk->engine != NULL) {
+			static const char *const tcp_names[] = {
+#define TCP_NAME(name) #name,
+				PM_WORKER_TCP_NAMES(TCP_NAME)
+#undef TCP_NAME
+			};
+
+			for (i = 0; i < PM_WORKER_TCP_COUNTERS; i++) {
+				snprintf(name, sizeof(name), "lcore.%u.tcp.%s", w, tcp_names[i]);
+				emit(arg, name, rd(&s->tcp[i]));
+			}
+		}
 #undef LCORE_COUNTER
 		for (i = 0; i < pp->nports; i++) {
 			const struct pm_worker_port_stats *ps = &wk->ports[i].stats;

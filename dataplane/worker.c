@@ -18,6 +18,7 @@
 
 #include "director/director.h"
 #include "director/ring.h"
+#include "tcp/tcpopt.h"
 
 #define ETH_MIN_FRAME	60	/* without the FCS: pad what we originate */
 #define BACKEND_REFRESH_MS 1000	/* re-resolve backend next hops this often */
@@ -186,6 +187,157 @@ const struct pm_neigh_ops pm_worker_neigh_ops = {
 	.drop = neigh_drop,
 };
 
+static int route_and_send(struct pm_worker *w, struct rte_mbuf *m, const struct pm_addr *dst);
+
+/* ---- the TCP engine's callbacks --------------------------------------------- */
+
+static void *
+eng_tx_alloc(void *arg, uint8_t **buf, size_t *room)
+{
+	struct pm_worker *w = arg;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+
+	if (m == NULL) {
+		count(&w->stats.drop[PM_DROP_NO_MBUF]);
+		return NULL;
+	}
+	*buf = rte_pktmbuf_mtod(m, uint8_t *);
+	*room = rte_pktmbuf_tailroom(m);
+	return m;
+}
+
+static void
+eng_tx_send(void *arg, void *h, size_t len, const struct pm_addr *dst)
+{
+	struct pm_worker *w = arg;
+
+	set_frame_len(h, len);
+	(void)route_and_send(w, h, dst);
+}
+
+static void
+eng_tx_free(void *arg, void *h)
+{
+	(void)arg;
+	rte_pktmbuf_free(h);
+}
+
+/*
+ * The director's answer for @user, read lock-free from the published ring
+ * and pins. The pin a hashed login should create is not written yet: only
+ * the ctl thread writes pins, and the worker-to-ctl ring that will carry
+ * the request is still to come (noted in the issue).
+ */
+static enum pm_engine_lookup
+eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint64_t now)
+{
+	struct pm_worker *w = arg;
+	struct pm_dir_answer ans;
+	uint32_t h;
+
+	if (w->director == NULL)
+		return PM_ENGINE_LOOKUP_NONE;
+	h = pm_director_hash(w->director, user, len);
+	switch (pm_director_lookup(w->director, 0, h,
+				   (uint32_t)(((int64_t)now + w->unix_offset_ms) / 1000), &ans)) {
+	case PM_DIR_PINNED:
+	case PM_DIR_HASHED:
+		*host = ans.host;
+		return PM_ENGINE_LOOKUP_HOST;
+	case PM_DIR_WAIT:
+		return PM_ENGINE_LOOKUP_WAIT;
+	case PM_DIR_NOHOST:
+		break;
+	}
+	return PM_ENGINE_LOOKUP_NONE;
+}
+
+static int
+eng_source(void *arg, const struct pm_addr *dst, struct pm_addr *src)
+{
+	struct pm_worker *w = arg;
+	struct pm_addr nh;
+	uint16_t port;
+
+	if (w->routes == NULL || pm_route_lookup(w->routes, dst, &port, &nh) != 0 ||
+	    port >= w->nports)
+		return -ENETUNREACH;
+	*src = w->ports[port].addrs[0];
+	return 0;
+}
+
+static bool
+eng_owns(void *arg, const struct pm_addr *raddr, const struct pm_addr *laddr, uint16_t rport,
+	 uint16_t lport)
+{
+	struct pm_worker *w = arg;
+	struct pm_addr nh;
+	uint16_t port;
+	const struct pm_steer *st;
+
+	if (w->routes == NULL || pm_route_lookup(w->routes, raddr, &port, &nh) != 0 ||
+	    port >= w->nports)
+		return false;
+	st = w->ports[port].steer;
+	return pm_steer_queue(st, pm_steer_hash_v4_l4(st, raddr->bytes, laddr->bytes, rport,
+						      lport)) == w->index;
+}
+
+const struct pm_engine_ops pm_worker_engine_ops = {
+	.tx_alloc = eng_tx_alloc,
+	.tx_send = eng_tx_send,
+	.tx_free = eng_tx_free,
+	.lookup = eng_lookup,
+	.source = eng_source,
+	.owns = eng_owns,
+};
+
+/* A TCP segment owned by this lcore: to the engine. Consumes @m. */
+static void
+handle_tcp(struct pm_worker *w, struct rte_mbuf *m, const struct pm_l3_pkt *pkt)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	size_t len = rte_pktmbuf_data_len(m);
+	enum pm_engine_verdict v;
+	enum pm_tcpopt_status ts;
+	struct pm_tcp_hdr th;
+	struct pm_addr dst;
+	enum pm_drop why;
+	size_t adj;
+
+	if (w->engine == NULL) {
+		count(&w->stats.ignored);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	ts = pm_tcpopt_parse(frame, len, pkt->ip.payload_off, pkt->ip.payload_len, &th);
+	if (ts != PM_TCPOPT_OK) {
+		drop(w, m, ts == PM_TCPOPT_SHORT ? PM_DROP_TCP_SHORT :
+		     ts == PM_TCPOPT_HDR_LEN ? PM_DROP_TCP_HDR_LEN : PM_DROP_TCP_OPTION);
+		return;
+	}
+	if (!pm_tcpopt_csum_ok(frame + pkt->ip.payload_off, pkt->ip.payload_len, &pkt->ip.src,
+			       &pkt->ip.dst)) {
+		drop(w, m, PM_DROP_TCP_CSUM);
+		return;
+	}
+	v = pm_engine_input(w->engine, frame, len, &pkt->ip, &th, now_ms(w), &dst, &adj, &why);
+	switch (v) {
+	case PM_ENGINE_CONSUMED:
+		rte_pktmbuf_free(m);
+		return;
+	case PM_ENGINE_DROP:
+		drop(w, m, why);
+		return;
+	case PM_ENGINE_FORWARD:
+		if (adj > 0)
+			rte_pktmbuf_adj(m, (uint16_t)adj);
+		/* The Ethernet header is rewritten for the next hop. */
+		(void)route_and_send(w, m, &dst);
+		return;
+	}
+}
+
 /* ---- receive -------------------------------------------------------------- */
 
 /* Give other workers a reference to the ARP packet @m so that their
@@ -329,8 +481,10 @@ handle(struct pm_worker *w, struct pm_worker_port *p, struct rte_mbuf *m, bool f
 		count(&w->stats.echo_replies);
 		xmit(w, p, m);
 		return;
-	case PM_L3_ARP:
 	case PM_L3_TCP:
+		handle_tcp(w, m, &pkt);
+		return;
+	case PM_L3_ARP:
 		break;
 	}
 	count(&w->stats.ignored);
@@ -434,6 +588,53 @@ tick(struct pm_worker *w)
 	set(&w->stats.neigh_failed, ns->failed);
 	set(&w->stats.neigh_held, ns->held);
 	set(&w->stats.neigh_released, ns->released);
+	if (w->engine != NULL) {
+		const struct pm_engine_stats *es = pm_engine_stats(w->engine);
+		unsigned int i = 0;
+
+		set(&w->stats.sessions, pm_engine_sessions(w->engine));
+		set(&w->stats.prelogin, pm_engine_prelogin(w->engine));
+#define TCP_COPY(name) set(&w->stats.tcp[i++], es->name);
+		PM_WORKER_TCP_NAMES(TCP_COPY)
+#undef TCP_COPY
+	}
+}
+
+/*
+ * Send the IPv4 frame @m (Ethernet addresses still to fill) towards @dst:
+ * the route picks the port and the next hop, the neighbour table sends it
+ * at once, holds it until ARP answers, or refuses it. Consumes @m. Returns
+ * 0 or the ping()-style error.
+ */
+static int
+route_and_send(struct pm_worker *w, struct rte_mbuf *m, const struct pm_addr *dst)
+{
+	struct pm_addr nh;
+	uint8_t mac[PM_ETH_ALEN];
+	uint16_t port;
+
+	if (w->routes == NULL || pm_route_lookup(w->routes, dst, &port, &nh) != 0 ||
+	    port >= w->nports) {
+		drop(w, m, PM_DROP_NO_ROUTE);
+		return -ENETUNREACH;
+	}
+	switch (pm_neigh_resolve(w->neigh, port, &nh, m, now_ms(w), mac)) {
+	case PM_NEIGH_SEND:
+		neigh_send(w, m, port, mac);
+		return 0;
+	case PM_NEIGH_HELD:
+		return 0;
+	case PM_NEIGH_QFULL:
+		drop(w, m, PM_DROP_ARP_QUEUE_FULL);
+		return -ENOBUFS;
+	case PM_NEIGH_TFULL:
+		drop(w, m, PM_DROP_NEIGH_TABLE_FULL);
+		return -ENOSPC;
+	case PM_NEIGH_UNREACH:
+		break;
+	}
+	drop(w, m, PM_DROP_NEIGH_UNRESOLVED);
+	return -EHOSTUNREACH;
 }
 
 /*
@@ -448,7 +649,6 @@ ping(struct pm_worker *w, const struct pm_addr *dst, uint16_t seq)
 	struct pm_worker_port *p;
 	struct rte_mbuf *m;
 	struct pm_addr nh;
-	uint8_t mac[PM_ETH_ALEN];
 	uint16_t port;
 	int len;
 
@@ -472,23 +672,7 @@ ping(struct pm_worker *w, const struct pm_addr *dst, uint16_t seq)
 	}
 	set_frame_len(m, (size_t)len);
 	count(&w->stats.pings);
-	switch (pm_neigh_resolve(w->neigh, port, &nh, m, now_ms(w), mac)) {
-	case PM_NEIGH_SEND:
-		neigh_send(w, m, port, mac);
-		return 0;
-	case PM_NEIGH_HELD:
-		return 0;
-	case PM_NEIGH_QFULL:
-		drop(w, m, PM_DROP_ARP_QUEUE_FULL);
-		return -ENOBUFS;
-	case PM_NEIGH_TFULL:
-		drop(w, m, PM_DROP_NEIGH_TABLE_FULL);
-		return -ENOSPC;
-	case PM_NEIGH_UNREACH:
-		break;
-	}
-	drop(w, m, PM_DROP_NEIGH_UNRESOLVED);
-	return -EHOSTUNREACH;
+	return route_and_send(w, m, dst);
 }
 
 static void
@@ -582,6 +766,14 @@ pm_worker_main(void *arg)
 		if (now >= next_tick) {
 			tick(w);
 			next_tick = now + tick_cycles;
+		}
+		if (w->engine != NULL) {
+			uint64_t ms = now / w->tsc_per_ms;
+
+			if (ms != w->engine_ms) {
+				w->engine_ms = ms;
+				pm_engine_tick(w->engine, ms);
+			}
 		}
 		serve_request(w);
 		urcu_qsbr_quiescent_state();

@@ -44,6 +44,7 @@
 #include "net/neigh.h"
 #include "net/route.h"
 #include "net/steer.h"
+#include "tcp/engine.h"
 
 #define PM_WORKER_PORTS_MAX	16
 #define PM_WORKER_ADDRS_MAX	17	/* the port's address and up to 16 VIPs */
@@ -51,6 +52,15 @@
 #define PM_WORKER_DRAIN_US	100	/* longest a queued TX packet waits */
 #define PM_WORKER_TICK_MS	100	/* neighbour timers, backend refresh */
 #define PM_WORKER_INBOX_SIZE	1024	/* packets handed over by other workers */
+
+/* The TCP engine's counters the worker publishes, in the order of struct
+ * pm_engine_stats (names for the counters: "lcore.<n>.tcp.<name>"). */
+#define PM_WORKER_TCP_NAMES(X) \
+	X(syn_cookies) X(accepted) X(refused_full) X(rst_sent) X(logins) \
+	X(backend_connects) X(login_ok) X(login_failed) X(login_unavailable) \
+	X(splices) X(forwarded) X(stale) X(timeouts) X(closed) X(tx_nobuf)
+#define PM_WORKER_TCP_COUNT_(n) + 1
+#define PM_WORKER_TCP_COUNTERS (0 PM_WORKER_TCP_NAMES(PM_WORKER_TCP_COUNT_))
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -98,6 +108,10 @@ struct pm_worker_stats {
 	_Atomic uint64_t neigh_held;
 	_Atomic uint64_t neigh_released;
 	_Atomic uint64_t backends;	/* backends whose next hop is kept resolved */
+	_Atomic uint64_t sessions;	/* TCP sessions in use (a gauge) */
+	_Atomic uint64_t prelogin;	/* of them in pre-login (a gauge) */
+	/* The engine's counters (struct pm_engine_stats), copied every tick. */
+	_Atomic uint64_t tcp[PM_WORKER_TCP_COUNTERS];
 	_Atomic uint64_t drop[PM_DROP__COUNT];
 };
 
@@ -141,6 +155,10 @@ struct pm_worker {
 	const struct pm_route_table *routes;	/* shared, read-only */
 	struct pm_director *director;	/* backends to keep resolved; may be NULL */
 	struct pm_neigh *neigh;		/* ours, on our socket */
+	struct pm_engine *engine;	/* ours; NULL without listeners */
+	void *engine_mem;
+	uint64_t engine_ms;		/* the engine's clock at its last tick */
+	int64_t unix_offset_ms;		/* unix time = TSC ms + this */
 	uint64_t tsc_per_ms;
 	uint64_t ring_generation;	/* of the director ring last resolved */
 	uint64_t next_backend_ms;
@@ -150,6 +168,9 @@ struct pm_worker {
 
 /* The neighbour table's callbacks; their argument is the struct pm_worker. */
 extern const struct pm_neigh_ops pm_worker_neigh_ops;
+
+/* The TCP engine's callbacks; .arg must be set to the struct pm_worker. */
+extern const struct pm_engine_ops pm_worker_engine_ops;
 
 /*
  * The lcore function (rte_eal_remote_launch): @arg is the struct pm_worker.

@@ -869,8 +869,17 @@ drive(struct pm_engine *e, struct sess *s, uint64_t now)
 				if (ok && s->state == S_BLOGIN)
 					ok = attempt_failed(e, s, pm_imapback_closed(&pr->ib), now);
 			} else if (s->state == S_QUIESCE) {
-				pre_abort(e, s, now);
-				return;
+				/* The backend ended the session before the splice (a
+				 * pipelined LOGOUT): what it sent goes to the client,
+				 * then the client's connection is closed too. */
+				if (bev & (PM_TCB_EV_RESET | PM_TCB_EV_TIMEOUT)) {
+					pre_abort(e, s, now);
+					return;
+				}
+				pump(&pr->bt, &pr->ct);
+				backend_close(e, s, now);
+				pm_tcb_close(&pr->ct);
+				s->state = S_CLOSING_PRE;
 			}
 		}
 	}

@@ -455,6 +455,12 @@ test_config_listeners_are_read_and_checked(void **state)
 		{ TWO_PORTS "postmux_listener = 192.0.2.1 143 imap\n\n"
 		  "postmux_listener = 192.0.2.1 143 pop3\n",
 		  "test.conf:5: postmux_listener: 192.0.2.1 port 143 is taken already (line 3)" },
+		{ "postmux_sessions = 8\n",
+		  "test.conf:1: postmux_sessions: '8' is not a number from 16 to 33554432" },
+		{ "postmux_prelogin_sessions = 0\n",
+		  "test.conf:1: postmux_prelogin_sessions: '0' is not a number from 1 to" },
+		{ "postmux_sessions = 100\n",
+		  "test.conf: postmux_prelogin_sessions (1024) is more than postmux_sessions (100)" },
 	};
 	struct pm_config c;
 	char err[512];
@@ -477,6 +483,13 @@ test_config_listeners_are_read_and_checked(void **state)
 	assert_int_equal(c.listeners[3].backend_port, 4190);
 	assert_string_equal(pm_config_proto_name(c.listeners[3].proto), "sieve");
 	assert_string_equal(pm_config_proto_name((enum pm_config_proto)0), "?");
+	assert_int_equal(c.sessions, 1u << 20);
+	assert_int_equal(c.prelogin, 1024);
+	pm_config_free(&c);
+	assert_int_equal(parse(&c, "postmux_sessions = 4096\npostmux_prelogin_sessions = 64\n",
+			       err, sizeof(err)), 0);
+	assert_int_equal(c.sessions, 4096);
+	assert_int_equal(c.prelogin, 64);
 	pm_config_free(&c);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(&c, bad[i].text, err, sizeof(err)), -EINVAL);

@@ -389,6 +389,13 @@ backend_serve(void)
 				backend_reply("L OK [CAPABILITY IMAP4rev1 IDLE MOVE] Logged in\r\n");
 			else
 				backend_reply("L NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+		} else if (strcmp(cmd, "LOGOUT") == 0) {
+			char r[128];
+
+			snprintf(r, sizeof(r), "* BYE Logging out\r\n%s OK Logout completed.\r\n",
+				 tag);
+			backend_reply(r);
+			pm_tcb_close(&p->t);
 		} else if (strcmp(cmd, "STREAM") == 0) {
 			H.streaming = true;
 			H.streaming_len = strtoul(rest, NULL, 10);
@@ -625,6 +632,29 @@ test_engine_pipelined_command_reaches_backend(void **state)
 	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
 }
 
+/* The backend closes before the splice (LOGOUT pipelined behind LOGIN):
+ * the client still gets every answer, then the end of the stream. */
+static void
+test_engine_pipelined_logout_before_splice(void **state)
+{
+	(void)state;
+	run(20);
+	client_send("a LOGIN alice pass\r\nb LOGOUT\r\n");
+	run(2000);
+	assert_non_null(strstr(client_text(), "a OK [CAPABILITY"));
+	assert_non_null(strstr(client_text(), "* BYE Logging out\r\nb OK Logout completed.\r\n"));
+	{
+		struct pm_tcb_info ci;
+
+		pm_tcb_info(&H.client->t, &ci);
+		assert_true(ci.peer_fin);	/* postmux closed the client's side */
+	}
+	pm_tcb_close(&H.client->t);
+	peer_flush(H.client);
+	run(5000);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+}
+
 static void
 test_engine_dead_backend_gives_unavailable(void **state)
 {
@@ -767,6 +797,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_pipelined_command_reaches_backend,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_pipelined_logout_before_splice, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_dead_backend_gives_unavailable, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_tempfail_is_retried_then_forwarded,

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""IMAP through the data plane's TCP engine to real Dovecot backends.
+
+Usage: test_imap_proxy.py <path to postmuxctl>
+Environment: PM_DATAPLANE, PM_CONTROL (the binaries), PM_WORKERS (worker
+       lcores, default 1).
+Exit status: 0 pass, 1 fail, 77 skip (reason on stderr): not root, no
+       Dovecot, or the lab cannot be made.
+
+With a lab of its own (scripts/netns-lab --prefix i<W><pid % 1000>, five
+backends) and five Dovecot instances (backend_lab.py) at 198.51.100.1-5:
+postmux-control (director_mail_servers = the five) and postmux-dataplane
+with the client and backend ports (net_af_packet) and an IMAP listener on
+the VIP 192.0.2.10:143. From the client namespace, with Python's imaplib:
+1. USERS users log in through the VIP; each lands on the backend that
+   `doveadm director status <user> -a <admin socket>` names (the backend's
+   post-login ID reply says which backend it is), and a NOOP, a SELECT and
+   a LOGOUT work through the splice.
+2. A wrong password gets NO [AUTHENTICATIONFAILED]; the right one then
+   works on the same connection, and a failed login as X followed by a good
+   one as Y lands on Y's backend.
+3. LOGIN and SELECT pipelined in one segment.
+4. The engine's counters agree: logins, splices, failed logins.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pmtest  # noqa: E402
+from pmtest import check, info, skip  # noqa: E402
+from backend_lab import BackendLab, BackendError, DOVECOT  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB = os.path.join(REPO, "scripts", "netns-lab")
+WORKERS = int(os.environ.get("PM_WORKERS", "1"))
+PREFIX = "i%d%d" % (WORKERS, os.getpid() % 1000)
+VIP = "192.0.2.10"
+BACKENDS = ["198.51.100.%d" % i for i in range(1, 6)]
+USERS = ["user%03d" % i for i in range(40)]
+
+CLIENT = r"""
+import imaplib, socket, sys, time
+imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
+vip = sys.argv[1]
+
+def backend_of(m):
+    typ, data = m._simple_command("ID", "NIL")
+    idl = m.untagged_responses.pop("ID", [b""])[0].decode()
+    i = idl.find('"x-backend" "')
+    return idl[i + 13:idl.index('"', i + 13)] if i >= 0 else "?"
+
+mode = sys.argv[2]
+if mode == "users":
+    for u in sys.argv[3:]:
+        m = imaplib.IMAP4(vip, 143, timeout=20)
+        m.login(u, "pass")
+        b = backend_of(m)
+        m.noop()
+        typ, _ = m.select("INBOX")
+        m.logout()
+        print(u, b, typ)
+elif mode == "retry":
+    m = imaplib.IMAP4(vip, 143, timeout=20)
+    try:
+        m.login(sys.argv[3], "wrong")
+        print("wrong-accepted")
+    except imaplib.IMAP4.error as e:
+        print("wrong:", e)
+    m.login(sys.argv[4], "pass")
+    print("right", sys.argv[4], backend_of(m))
+    m.logout()
+elif mode == "pipeline":
+    s = socket.create_connection((vip, 143), timeout=20)
+    f = s.makefile("rb")
+    print("greeting", f.readline().decode().strip())
+    s.sendall(b"a LOGIN %s pass\r\nb SELECT INBOX\r\nc LOGOUT\r\n" % sys.argv[3].encode())
+    out = []
+    while True:
+        line = f.readline()
+        if not line:
+            break
+        out.append(line.decode().strip())
+    print("\n".join(out))
+"""
+
+
+def run(args, **kw):
+    kw.setdefault("timeout", 120)
+    return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          **kw)
+
+
+def wait_for(pred, timeout, step=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def main():
+    if os.geteuid() != 0:
+        skip("needs root (netns, veth, af_packet)")
+    dp, ctl = os.environ.get("PM_DATAPLANE"), os.environ.get("PM_CONTROL")
+    postmuxctl = sys.argv[1] if len(sys.argv) > 1 else None
+    if not dp or not ctl or not postmuxctl:
+        skip("PM_DATAPLANE, PM_CONTROL or the postmuxctl argument is missing")
+    if not os.access(DOVECOT, os.X_OK):
+        skip("no Dovecot")
+    r = run([LAB, "up", "--prefix", PREFIX, "--backends", "5"])
+    try:
+        if r.returncode != 0:
+            skip("netns-lab up failed: %s" % r.stderr.strip())
+        kv = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+        body(dp, ctl, postmuxctl, kv)
+    finally:
+        run([LAB, "down", "--prefix", PREFIX])
+    info(pmtest.summary())
+    return pmtest.status()
+
+
+def body(dp, ctl, postmuxctl, kv):
+    lab = BackendLab(kv["backend_ns"], BACKENDS)
+    try:
+        lab.start()
+    except BackendError as e:
+        check(False, "backends start: %s\n%s" % (e, e.log))
+        return
+    tmp = tempfile.mkdtemp(prefix="pm-imap-")
+    procs = []
+    try:
+        conf = os.path.join(tmp, "postmux.conf")
+        admin = os.path.join(tmp, "admin")
+        cpus = sorted(os.sched_getaffinity(0))
+        lcores = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(1 + WORKERS))
+        qp = ",qpairs=%d" % WORKERS if WORKERS > 1 else ""
+        with open(conf, "w") as f:
+            f.write("director_mail_servers = %s\n" % " ".join(BACKENDS))
+            f.write("postmux_admin_socket = %s\n" % admin)
+            f.write("postmux_control_socket = %s/control\n" % tmp)
+            f.write("postmux_state_file = %s/state\n" % tmp)
+            f.write("postmux_dpdk_args = --no-huge -m 512 --no-pci --no-shconf "
+                    "--file-prefix pm%s --lcores %s\n" % (PREFIX, lcores))
+            f.write("postmux_port = client net_af_packet0,iface=%s%s 192.0.2.1/24\n"
+                    % (kv["client_dp_if"], qp))
+            f.write("postmux_port = backend net_af_packet1,iface=%s%s 198.51.100.254/24\n"
+                    % (kv["backend_dp_if"], qp))
+            f.write("postmux_vip = client %s\n" % VIP)
+            f.write("postmux_listener = %s 143 imap\n" % VIP)
+            f.write("postmux_lcores = %d\n" % WORKERS)
+            f.write("postmux_sessions = 4096\n")
+            f.write("postmux_prelogin_sessions = 64\n")
+        clog, dlog = os.path.join(tmp, "control.log"), os.path.join(tmp, "dataplane.log")
+        with open(clog, "w") as lf:
+            procs.append(subprocess.Popen([ctl, "-c", conf], stdin=subprocess.DEVNULL,
+                                          stdout=lf, stderr=lf))
+        with open(dlog, "w") as lf:
+            procs.append(subprocess.Popen([dp, "-c", conf], stdin=subprocess.DEVNULL,
+                                          stdout=lf, stderr=lf))
+
+        def stats(prefix=""):
+            r = run([postmuxctl, "-a", admin, "stats", prefix])
+            out = {}
+            for line in r.stdout.splitlines():
+                f = line.split()
+                if len(f) == 2:
+                    out[f[0]] = int(f[1])
+            return out
+
+        ok = wait_for(lambda: sum(v for k, v in stats("lcore.").items()
+                                  if k.endswith(".backends")) >= 5 * WORKERS, 30)
+        if not check(ok, "the data plane started and resolves the 5 backends:\n%s"
+                     % open(dlog).read()[-3000:]):
+            return
+        checks(kv, postmuxctl, admin, stats, procs[1])
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                rc = p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                rc = p.wait()
+            if p is procs[-1]:
+                check(rc == 0, "the data plane exits 0 on SIGTERM (got %s)" % rc)
+        log = open(os.path.join(tmp, "dataplane.log")).read() if procs else ""
+        check("ERROR: AddressSanitizer" not in log and "runtime error" not in log,
+              "no sanitizer report in the data plane's log")
+        if pmtest.status() != 0:
+            sys.stdout.write(log[-4000:])
+            sys.stdout.write(lab.log_text()[-3000:])
+        lab.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def director_host(admin, user):
+    r = run(["doveadm", "director", "status", user, "-a", admin])
+    for line in r.stdout.splitlines():
+        m = re.match(r"(Current|Hashed): (\S+)", line)
+        if m and m.group(2) not in ("n/a",):
+            return m.group(2)
+    return None
+
+
+def checks(kv, postmuxctl, admin, stats, proc):
+    cns = kv["client_ns"]
+    r = run(["ip", "netns", "exec", cns, sys.executable, "-c", CLIENT, VIP, "users"] + USERS,
+            timeout=300)
+    lines = r.stdout.splitlines()
+    check(len(lines) == len(USERS), "%d users logged in (%d): %s" % (
+        len(USERS), len(lines), r.stderr[-2000:]))
+    wrong = 0
+    spread = {}
+    for line in lines:
+        user, backend, typ = line.split()
+        want = director_host(admin, user)
+        want_name = "backend-%d" % (BACKENDS.index(want) + 1) if want in BACKENDS else "?"
+        spread[backend] = spread.get(backend, 0) + 1
+        if backend != want_name or typ != "OK":
+            wrong += 1
+            info("%s landed on %s (SELECT %s), the director says %s" % (user, backend, typ,
+                                                                         want))
+    info("spread: %s" % sorted(spread.items()))
+    check(wrong == 0 and len(lines) == len(USERS),
+          "every user on the backend the director names, NOOP/SELECT/LOGOUT work")
+    check(len(spread) >= 3, "users spread over several backends: %s" % spread)
+
+    # Wrong password, then the right one (as another user) on one connection.
+    x, y = USERS[0], USERS[1]
+    want_y = director_host(admin, y)
+    r = run(["ip", "netns", "exec", cns, sys.executable, "-c", CLIENT, VIP, "retry", x, y])
+    out = r.stdout
+    check("wrong: b'[AUTHENTICATIONFAILED] Authentication failed.'" in out,
+          "a wrong password gets NO [AUTHENTICATIONFAILED]: %r %s" % (out, r.stderr[-500:]))
+    check(("right %s backend-%d" % (y, BACKENDS.index(want_y) + 1)) in out,
+          "then %s logs in on the same connection, on its own backend %s: %r"
+          % (y, want_y, out))
+
+    # LOGIN and SELECT pipelined in one segment.
+    r = run(["ip", "netns", "exec", cns, sys.executable, "-c", CLIENT, VIP, "pipeline",
+             USERS[2]])
+    out = r.stdout
+    check(re.search(r"^a OK \[CAPABILITY [^\]]*\] Logged in", out, re.M) is not None and
+          re.search(r"^b OK \[READ-WRITE\] Select completed", out, re.M) is not None and
+          "c OK Logout completed" in out,
+          "LOGIN+SELECT+LOGOUT pipelined: %r %s" % (out, r.stderr[-500:]))
+
+    # The workers publish the engine's counters every 100 ms.
+    want = len(USERS) + 2
+
+    def settled():
+        st = stats("lcore.")
+        n = sum(v for k, v in st.items() if k.endswith(".tcp.login_ok"))
+        return st if n >= want else None
+    st = wait_for(settled, 5) or stats("lcore.")
+    tot = lambda n: sum(v for k, v in st.items() if k.endswith(".tcp." + n))  # noqa: E731
+    info("engine: %s" % {n: tot(n) for n in ("logins", "login_ok", "login_failed",
+                                              "splices", "forwarded", "syn_cookies",
+                                              "accepted", "closed")})
+    # The pipelined session may end (LOGOUT) before it is spliced.
+    check(tot("login_ok") == want and want - 1 <= tot("splices") <= want,
+          "the engine counted %d logins and as many splices (but the pipelined one)" % want)
+    check(tot("login_failed") == 1, "and one failed login")
+    check(tot("forwarded") > 0, "packets were forwarded through the splice")
+    check(proc.poll() is None, "the data plane is still running")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
