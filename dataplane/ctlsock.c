@@ -50,6 +50,11 @@ struct pm_ctlsock {
 
 	uint8_t *rxbuf;			/* PM_CTLMSG_MAX + 1 bytes */
 
+	void (*periodic)(void *arg, uint64_t now_ms);
+	void *periodic_arg;
+	uint32_t periodic_ms;
+	uint64_t periodic_at_ms;
+
 	/* Why the send callback refused a datagram, for the one log line of
 	 * the disconnect that follows. */
 	char close_why[128];
@@ -319,6 +324,14 @@ pm_ctlsock_run(struct pm_ctlsock *s, int stop_fd)
 			after_ctl(s, pm_ctl_pump(s->ctl));
 		if (s->fd < 0 && s->retry_at_ms < next)
 			next = s->retry_at_ms;
+		if (s->periodic != NULL) {
+			if (now >= s->periodic_at_ms) {
+				s->periodic(s->periodic_arg, now);
+				s->periodic_at_ms = now + s->periodic_ms;
+			}
+			if (s->periodic_at_ms < next)
+				next = s->periodic_at_ms;
+		}
 		now = now_ms();
 		if (next <= now)
 			timeout = 0;
@@ -374,6 +387,9 @@ pm_ctlsock_new(const struct pm_ctlsock_params *p)
 	strcpy(s->sun.sun_path, p->path);
 	s->delay_ms = PM_CTLSOCK_RETRY_MIN_MS;
 	s->rng = p->seed | 1;	/* xorshift must not start at 0 */
+	s->periodic = p->periodic;
+	s->periodic_arg = p->periodic_arg;
+	s->periodic_ms = p->periodic_ms == 0 ? 10 : p->periodic_ms > 1000 ? 1000 : p->periodic_ms;
 	s->qtail = &s->qhead;
 	s->qmax = p->queue_max ? p->queue_max : PM_CTLSOCK_QUEUE_MAX;
 	s->rxbuf = malloc(PM_CTLMSG_MAX + 1);

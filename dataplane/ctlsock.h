@@ -37,6 +37,12 @@ struct pm_ctlsock_params {
 	struct pm_ctl_params ctl;	/* .send and .send_arg are set here */
 	size_t queue_max;		/* 0: PM_CTLSOCK_QUEUE_MAX */
 	uint64_t seed;			/* for the reconnect jitter */
+	/* Called from the loop at least every periodic_ms (unix time ms),
+	 * online as a QSBR thread and the director's writer: for work the
+	 * workers hand to the ctl thread (pin requests). May be NULL. */
+	void (*periodic)(void *arg, uint64_t now_ms);
+	void *periodic_arg;
+	uint32_t periodic_ms;		/* 1..1000; 0 = 10 */
 };
 
 /*

@@ -64,6 +64,11 @@ usage(FILE *fp)
 		"failure to start.\n");
 }
 
+struct main_ports {
+	struct pm_ports *pp;
+	struct pm_ctlsock *s;
+};
+
 /* COUNTERS (pm_ctl_counters_fn): the ports' and workers' counters after the
  * director's. Runs on the ctl thread, which is the main thread that owns
  * @arg, main()'s struct pm_ports pointer: the ports start after the ctl
@@ -75,6 +80,17 @@ ports_counters(void *arg, pm_ctl_counter_emit_fn emit, void *emit_arg)
 
 	if (pp != NULL)
 		pm_ports_counters(pp, emit, emit_arg);
+}
+
+/* The ctl loop's periodic work: the workers' pin requests (the ports are
+ * started after the loop is made, see ports_counters()). */
+static void
+ports_periodic(void *arg, uint64_t now_ms)
+{
+	struct main_ports *mp = arg;
+
+	if (mp->pp != NULL)
+		pm_ports_pins(mp->pp, pm_ctl_director(pm_ctlsock_ctl(mp->s)), now_ms);
 }
 
 static void
@@ -106,6 +122,7 @@ main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	struct pm_ctlsock *s;
 	struct pm_ports *pp = NULL;
+	struct main_ports mp = { NULL, NULL };
 	struct call_rcu_data *crd = NULL;
 	struct pm_config cfg;
 	char err[1024];
@@ -167,12 +184,15 @@ main(int argc, char **argv)
 	if (cfg.nports > 0) {
 		sp.ctl.counters = ports_counters;
 		sp.ctl.counters_arg = &pp;
+		sp.periodic = ports_periodic;
+		sp.periodic_arg = &mp;
 	}
 	memcpy(&seed, sp.ctl.boot_id, sizeof(seed));
 	sp.seed = seed;
 
 	urcu_qsbr_register_thread();
 	s = pm_ctlsock_new(&sp);
+	mp.s = s;
 	if (s == NULL) {
 		pm_log(PM_LOG_ERR, "cannot start: out of memory");
 		urcu_qsbr_unregister_thread();
@@ -196,6 +216,7 @@ main(int argc, char **argv)
 			pm_config_free(&cfg);
 			return 1;
 		}
+		mp.pp = pp;
 		/* EAL pinned this thread to the main lcore's CPU: the
 		 * director's call_rcu callbacks run on a thread made here, so
 		 * on that CPU too, off the workers' (STYLE.md 7). */

@@ -26,6 +26,7 @@
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
+#include "director/director.h"
 #include "log.h"
 #include "worker.h"
 
@@ -567,6 +568,7 @@ teardown(struct pm_ports *pp)
 	}
 	for (i = 0; i < pp->nworkers; i++) {
 		free_inbox(pp->inboxes[i]);
+		rte_ring_free(pp->workers[i]->pins);
 		rte_free(pp->workers[i]->neigh);
 		rte_free(pp->workers[i]->engine_mem);
 		rte_free(pp->workers[i]);
@@ -616,6 +618,14 @@ worker_setup(struct pm_ports *pp, const struct pm_config *cfg, struct pm_directo
 		return -1;
 	}
 	wk->inbox = pp->inboxes[w];
+	snprintf(name, sizeof(name), "pm_pins_%u", w);
+	wk->pins = rte_ring_create(name, PM_WORKER_PINS_SIZE, socket,
+				   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (wk->pins == NULL) {
+		errf(err, errlen, "cannot create the pin ring of lcore %u: %s", lcore,
+		     rte_strerror(rte_errno));
+		return -1;
+	}
 	wk->neigh = rte_zmalloc_socket("pm_neigh", nsize, RTE_CACHE_LINE_SIZE, socket);
 	if (wk->neigh == NULL) {
 		errf(err, errlen, "out of memory for the neighbour table of lcore %u (%zu bytes)",
@@ -926,6 +936,8 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 		LCORE_COUNTER(neigh_held);
 		LCORE_COUNTER(neigh_released);
 		LCORE_COUNTER(backends);
+		LCORE_COUNTER(pin_requests);
+		LCORE_COUNTER(pin_ring_full);
 		LCORE_COUNTER(sessions);
 		LCORE_COUNTER(prelogin);
 		if (wk->engine != NULL) {
@@ -968,6 +980,28 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 	for (r = 1; r < PM_DROP__COUNT; r++) {
 		snprintf(name, sizeof(name), "drop.%s", pm_drop_name((enum pm_drop)r));
 		emit(arg, name, total[r]);
+	}
+}
+
+void
+pm_ports_pins(struct pm_ports *pp, struct pm_director *d, uint64_t now_ms)
+{
+	void *req[64];
+	unsigned int w, n, i;
+
+	for (w = 0; w < pp->nworkers; w++) {
+		struct rte_ring *r = pp->workers[w]->pins;
+
+		if (r == NULL)
+			continue;
+		while ((n = rte_ring_sc_dequeue_burst(r, req, RTE_DIM(req), NULL)) > 0) {
+			for (i = 0; i < n; i++) {
+				struct pm_dir_answer ans;
+
+				(void)pm_director_login(d, 0, PM_WORKER_PIN_HASH(req[i]),
+							PM_WORKER_PIN_HOST(req[i]), now_ms, &ans);
+			}
+		}
 	}
 }
 

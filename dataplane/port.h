@@ -77,6 +77,13 @@ size_t pm_ports_neigh_dump(struct pm_ports *pp, unsigned int worker, struct pm_n
 int pm_ports_ping(struct pm_ports *pp, const struct pm_addr *dst, unsigned int timeout_ms,
 		  uint64_t *rtt_us);
 
+/*
+ * Apply the workers' pin requests to @d (pm_director_login() for every
+ * login a worker sent to a backend): the ctl thread, which is the
+ * director's writer, calls it from its loop. Does not block.
+ */
+void pm_ports_pins(struct pm_ports *pp, struct pm_director *d, uint64_t now_ms);
+
 /* Stop the workers and wait for them, log each port's counters, stop and
  * close the ports, free everything and call rte_eal_cleanup(). */
 void pm_ports_stop(struct pm_ports *pp);

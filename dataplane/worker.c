@@ -224,9 +224,9 @@ eng_tx_free(void *arg, void *h)
 
 /*
  * The director's answer for @user, read lock-free from the published ring
- * and pins. The pin a hashed login should create is not written yet: only
- * the ctl thread writes pins, and the worker-to-ctl ring that will carry
- * the request is still to come (noted in the issue).
+ * and pins. Only the ctl thread writes pins: the login is handed to it
+ * through the worker's pin ring, and pm_director_login() there creates the
+ * pin (on the host chosen here, if it still exists) or refreshes it.
  */
 static enum pm_engine_lookup
 eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint64_t now)
@@ -243,6 +243,12 @@ eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint64
 	case PM_DIR_PINNED:
 	case PM_DIR_HASHED:
 		*host = ans.host;
+		if (w->pins != NULL) {
+			if (rte_ring_sp_enqueue(w->pins, PM_WORKER_PIN(h, ans.host_id)) == 0)
+				count(&w->stats.pin_requests);
+			else
+				count(&w->stats.pin_ring_full);
+		}
 		return PM_ENGINE_LOOKUP_HOST;
 	case PM_DIR_WAIT:
 		return PM_ENGINE_LOOKUP_WAIT;

@@ -52,6 +52,13 @@
 #define PM_WORKER_DRAIN_US	100	/* longest a queued TX packet waits */
 #define PM_WORKER_TICK_MS	100	/* neighbour timers, backend refresh */
 #define PM_WORKER_INBOX_SIZE	1024	/* packets handed over by other workers */
+#define PM_WORKER_PINS_SIZE	4096	/* pin requests waiting for the ctl thread */
+
+/* A pin request: what pm_director_login() needs, packed in a ring slot
+ * (tag 0 for now: listeners have no tags yet). */
+#define PM_WORKER_PIN(hash, host_id)	((void *)(uintptr_t)((uint64_t)(host_id) << 32 | (hash)))
+#define PM_WORKER_PIN_HASH(v)		((uint32_t)(uintptr_t)(v))
+#define PM_WORKER_PIN_HOST(v)		((uint32_t)((uint64_t)(uintptr_t)(v) >> 32))
 
 /* The TCP engine's counters the worker publishes, in the order of struct
  * pm_engine_stats (names for the counters: "lcore.<n>.tcp.<name>"). */
@@ -108,6 +115,8 @@ struct pm_worker_stats {
 	_Atomic uint64_t neigh_held;
 	_Atomic uint64_t neigh_released;
 	_Atomic uint64_t backends;	/* backends whose next hop is kept resolved */
+	_Atomic uint64_t pin_requests;	/* logins handed to the ctl thread to pin */
+	_Atomic uint64_t pin_ring_full;	/* of them lost: the ring was full */
 	_Atomic uint64_t sessions;	/* TCP sessions in use (a gauge) */
 	_Atomic uint64_t prelogin;	/* of them in pre-login (a gauge) */
 	/* The engine's counters (struct pm_engine_stats), copied every tick. */
@@ -150,6 +159,7 @@ struct pm_worker {
 	unsigned int nports;
 	struct pm_worker_port ports[PM_WORKER_PORTS_MAX];
 	struct rte_ring *inbox;		/* ours: MP/SC */
+	struct rte_ring *pins;		/* pin requests to the ctl thread: SP/SC */
 	struct rte_ring *const *inboxes;	/* every worker's, shared read-only */
 	struct rte_mempool *pool;	/* mbufs for the packets we originate */
 	const struct pm_route_table *routes;	/* shared, read-only */

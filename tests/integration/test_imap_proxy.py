@@ -204,13 +204,23 @@ def body(dp, ctl, postmuxctl, kv):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def director_host(admin, user):
+def director_status(admin, user):
+    """(current, hashed) from doveadm director status: current is the
+    pinned host or None."""
     r = run(["doveadm", "director", "status", user, "-a", admin])
+    cur = hashed = None
     for line in r.stdout.splitlines():
         m = re.match(r"(Current|Hashed): (\S+)", line)
-        if m and m.group(2) not in ("n/a",):
-            return m.group(2)
-    return None
+        if m and m.group(1) == "Current" and m.group(2) != "n/a":
+            cur = m.group(2)
+        elif m and m.group(1) == "Hashed":
+            hashed = m.group(2)
+    return cur, hashed
+
+
+def director_host(admin, user):
+    cur, hashed = director_status(admin, user)
+    return cur or hashed
 
 
 def checks(kv, postmuxctl, admin, stats, proc):
@@ -235,6 +245,12 @@ def checks(kv, postmuxctl, admin, stats, proc):
     check(wrong == 0 and len(lines) == len(USERS),
           "every user on the backend the director names, NOOP/SELECT/LOGOUT work")
     check(len(spread) >= 3, "users spread over several backends: %s" % spread)
+    # Every login pinned its user (the worker asks the ctl thread).
+    unpinned = [u for u in USERS if director_status(admin, u)[0] is None]
+    check(not unpinned, "doveadm director status shows a pin (Current) for every user "
+          "that logged in; unpinned: %s" % unpinned[:5])
+    check(stats("director.").get("director.pins") == len(USERS),
+          "director.pins is %d: %s" % (len(USERS), stats("director.").get("director.pins")))
 
     # Wrong password, then the right one (as another user) on one connection.
     x, y = USERS[0], USERS[1]
