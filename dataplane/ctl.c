@@ -86,6 +86,8 @@ struct pm_ctl {
 	uint8_t boot_id[PM_CTLMSG_BOOT_ID_LEN];
 	pm_ctl_counters_fn counters;
 	void *counters_arg;
+	pm_kick_cb kick;
+	void *kick_arg;
 
 	enum pm_ctl_state state;
 	uint64_t applied;		/* outlives connections */
@@ -317,8 +319,9 @@ on_kick(void *arg, const struct pm_kick *k)
 	struct pm_ctl *c = arg;
 	char ab[PM_ADDR_STRLEN];
 
-	/* No sessions exist yet (no ports): a kick is only counted. */
 	c->st.kicks++;
+	if (c->kick != NULL)
+		c->kick(c->kick_arg, k);
 	if (!pm_log_enabled(PM_LOG_DEBUG))
 		return;
 	switch (k->kind) {
@@ -1199,6 +1202,8 @@ pm_ctl_new(const struct pm_ctl_params *p)
 	c->send_arg = p->send_arg;
 	c->counters = p->counters;
 	c->counters_arg = p->counters_arg;
+	c->kick = p->kick;
+	c->kick_arg = p->kick_arg;
 	c->pid = p->pid;
 	memcpy(c->boot_id, p->boot_id, sizeof(c->boot_id));
 	c->state = PM_CTL_HELLO;

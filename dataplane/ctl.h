@@ -98,6 +98,10 @@ struct pm_ctl_params {
 	void *send_arg;
 	pm_ctl_counters_fn counters;	/* may be NULL: no network counters */
 	void *counters_arg;
+	/* The director's kicks, for the sessions (called on the ctl thread,
+	 * during the director call that kicks). May be NULL: counted only. */
+	pm_kick_cb kick;
+	void *kick_arg;
 };
 
 enum pm_ctl_rc {

@@ -93,6 +93,16 @@ ports_periodic(void *arg, uint64_t now_ms)
 		pm_ports_pins(mp->pp, pm_ctl_director(pm_ctlsock_ctl(mp->s)), now_ms);
 }
 
+/* The director's kicks, for the workers' sessions. */
+static void
+ports_kick(void *arg, const struct pm_kick *k)
+{
+	struct main_ports *mp = arg;
+
+	if (mp->pp != NULL)
+		pm_ports_kick(mp->pp, pm_ctl_director(pm_ctlsock_ctl(mp->s)), k);
+}
+
 static void
 make_boot_id(uint8_t *id, size_t len)
 {
@@ -186,6 +196,8 @@ main(int argc, char **argv)
 		sp.ctl.counters_arg = &pp;
 		sp.periodic = ports_periodic;
 		sp.periodic_arg = &mp;
+		sp.ctl.kick = ports_kick;
+		sp.ctl.kick_arg = &mp;
 	}
 	memcpy(&seed, sp.ctl.boot_id, sizeof(seed));
 	sp.seed = seed;

@@ -45,6 +45,8 @@ struct pm_ports {
 	struct rte_ring *inboxes[RTE_MAX_LCORE];	/* per worker index */
 	pthread_mutex_t req_lock;		/* one worker request at a time */
 	uint16_t ping_seq;			/* under req_lock */
+	uint64_t kicks_lost;			/* ctl thread only: ring full */
+	uint64_t kicks_unmatched;		/* ctl thread only: KICK-ALT */
 	struct pm_engine_params engine_params;
 	struct pm_engine_listener listeners[PM_CONFIG_LISTENERS_MAX];
 	uint16_t port_ids[PM_CONFIG_PORTS_MAX];
@@ -569,6 +571,7 @@ teardown(struct pm_ports *pp)
 	for (i = 0; i < pp->nworkers; i++) {
 		free_inbox(pp->inboxes[i]);
 		rte_ring_free(pp->workers[i]->pins);
+		rte_ring_free(pp->workers[i]->kicks);
 		rte_free(pp->workers[i]->neigh);
 		rte_free(pp->workers[i]->engine_mem);
 		rte_free(pp->workers[i]);
@@ -618,6 +621,15 @@ worker_setup(struct pm_ports *pp, const struct pm_config *cfg, struct pm_directo
 		return -1;
 	}
 	wk->inbox = pp->inboxes[w];
+	snprintf(name, sizeof(name), "pm_kicks_%u", w);
+	wk->kicks = rte_ring_create_elem(name, sizeof(struct pm_worker_kick),
+					 PM_WORKER_KICKS_SIZE, socket,
+					 RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (wk->kicks == NULL) {
+		errf(err, errlen, "cannot create the kick ring of lcore %u: %s", lcore,
+		     rte_strerror(rte_errno));
+		return -1;
+	}
 	snprintf(name, sizeof(name), "pm_pins_%u", w);
 	wk->pins = rte_ring_create(name, PM_WORKER_PINS_SIZE, socket,
 				   RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -938,6 +950,7 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 		LCORE_COUNTER(backends);
 		LCORE_COUNTER(pin_requests);
 		LCORE_COUNTER(pin_ring_full);
+		LCORE_COUNTER(kicks);
 		LCORE_COUNTER(sessions);
 		LCORE_COUNTER(prelogin);
 		if (wk->engine != NULL) {
@@ -980,6 +993,42 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 	for (r = 1; r < PM_DROP__COUNT; r++) {
 		snprintf(name, sizeof(name), "drop.%s", pm_drop_name((enum pm_drop)r));
 		emit(arg, name, total[r]);
+	}
+	/* Written by the ctl thread, which is the thread that calls this for
+	 * postmuxctl stats (telemetry reads them racily: monotonic counters). */
+	emit(arg, "kicks.lost", pp->kicks_lost);
+	emit(arg, "kicks.unmatched", pp->kicks_unmatched);
+}
+
+void
+pm_ports_kick(struct pm_ports *pp, struct pm_director *d, const struct pm_kick *k)
+{
+	struct pm_worker_kick wk;
+	unsigned int w;
+
+	memset(&wk, 0, sizeof(wk));
+	switch (k->kind) {
+	case PM_KICK_HASH:
+		wk.user_hash = k->user_hash;
+		if (k->has_except && k->except_host.family == PM_AF_INET) {
+			wk.has_except = 1;
+			memcpy(wk.except, k->except_host.bytes, 4);
+		}
+		break;
+	case PM_KICK_USER:
+		/* Sessions keep the user's hash, not the name: every session
+		 * whose user hashes the same is kicked. */
+		wk.user_hash = pm_director_hash(d, k->user, strlen(k->user));
+		break;
+	case PM_KICK_ALT:
+		/* No passdb fields are known for sessions: nothing matches. */
+		pp->kicks_unmatched++;
+		return;
+	}
+	for (w = 0; w < pp->nworkers; w++) {
+		/* The ring holds 16384: a flush paces its kicks far below. */
+		if (rte_ring_sp_enqueue_elem(pp->workers[w]->kicks, &wk, sizeof(wk)) != 0)
+			pp->kicks_lost++;
 	}
 }
 

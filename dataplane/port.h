@@ -77,6 +77,16 @@ size_t pm_ports_neigh_dump(struct pm_ports *pp, unsigned int worker, struct pm_n
 int pm_ports_ping(struct pm_ports *pp, const struct pm_addr *dst, unsigned int timeout_ms,
 		  uint64_t *rtt_us);
 
+struct pm_kick;
+
+/*
+ * Hand a director kick to every worker (through its kick ring): the
+ * spliced sessions of that user hash (except on the named backend) are
+ * closed. A kick by user name kicks by the name's hash (@d hashes it); a
+ * kick by passdb field matches nothing (counted). The ctl thread only.
+ */
+void pm_ports_kick(struct pm_ports *pp, struct pm_director *d, const struct pm_kick *k);
+
 /*
  * Apply the workers' pin requests to @d (pm_director_login() for every
  * login a worker sent to a backend): the ctl thread, which is the

@@ -229,7 +229,8 @@ eng_tx_free(void *arg, void *h)
  * pin (on the host chosen here, if it still exists) or refreshes it.
  */
 static enum pm_engine_lookup
-eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint64_t now)
+eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint32_t *user_hash,
+	   uint64_t now)
 {
 	struct pm_worker *w = arg;
 	struct pm_dir_answer ans;
@@ -238,6 +239,7 @@ eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint64
 	if (w->director == NULL)
 		return PM_ENGINE_LOOKUP_NONE;
 	h = pm_director_hash(w->director, user, len);
+	*user_hash = h;
 	switch (pm_director_lookup(w->director, 0, h,
 				   (uint32_t)(((int64_t)now + w->unix_offset_ms) / 1000), &ans)) {
 	case PM_DIR_PINNED:
@@ -681,6 +683,30 @@ ping(struct pm_worker *w, const struct pm_addr *dst, uint16_t seq)
 	return route_and_send(w, m, dst);
 }
 
+/* The director's kicks: close the sessions they name. */
+static void
+poll_kicks(struct pm_worker *w)
+{
+	struct pm_worker_kick k[16];
+	unsigned int n, i;
+
+	if (w->kicks == NULL || w->engine == NULL)
+		return;
+	n = rte_ring_sc_dequeue_burst_elem(w->kicks, k, sizeof(k[0]), RTE_DIM(k), NULL);
+	for (i = 0; i < n; i++) {
+		struct pm_addr ex;
+
+		memset(&ex, 0, sizeof(ex));
+		if (k[i].has_except) {
+			ex.family = PM_AF_INET;
+			memcpy(ex.bytes, k[i].except, 4);
+		}
+		(void)pm_engine_kick(w->engine, k[i].user_hash, k[i].has_except ? &ex : NULL,
+				     now_ms(w));
+	}
+	add(&w->stats.kicks, n);
+}
+
 static void
 serve_request(struct pm_worker *w)
 {
@@ -781,6 +807,7 @@ pm_worker_main(void *arg)
 				pm_engine_tick(w->engine, ms);
 			}
 		}
+		poll_kicks(w);
 		serve_request(w);
 		urcu_qsbr_quiescent_state();
 	}

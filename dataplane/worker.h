@@ -53,6 +53,15 @@
 #define PM_WORKER_TICK_MS	100	/* neighbour timers, backend refresh */
 #define PM_WORKER_INBOX_SIZE	1024	/* packets handed over by other workers */
 #define PM_WORKER_PINS_SIZE	4096	/* pin requests waiting for the ctl thread */
+#define PM_WORKER_KICKS_SIZE	16384	/* kicks waiting for the worker */
+
+/* A kick for the worker's sessions (ring element, 16 bytes). */
+struct pm_worker_kick {
+	uint32_t user_hash;
+	uint8_t except[4];		/* IPv4, valid if has_except */
+	uint8_t has_except;
+	uint8_t pad[7];
+};
 
 /* A pin request: what pm_director_login() needs, packed in a ring slot
  * (tag 0 for now: listeners have no tags yet). */
@@ -65,7 +74,7 @@
 #define PM_WORKER_TCP_NAMES(X) \
 	X(syn_cookies) X(accepted) X(refused_full) X(rst_sent) X(logins) \
 	X(backend_connects) X(login_ok) X(login_failed) X(login_unavailable) \
-	X(splices) X(forwarded) X(stale) X(timeouts) X(closed) X(tx_nobuf)
+	X(splices) X(forwarded) X(stale) X(timeouts) X(closed) X(tx_nobuf) X(kicked)
 #define PM_WORKER_TCP_COUNT_(n) + 1
 #define PM_WORKER_TCP_COUNTERS (0 PM_WORKER_TCP_NAMES(PM_WORKER_TCP_COUNT_))
 
@@ -117,6 +126,7 @@ struct pm_worker_stats {
 	_Atomic uint64_t backends;	/* backends whose next hop is kept resolved */
 	_Atomic uint64_t pin_requests;	/* logins handed to the ctl thread to pin */
 	_Atomic uint64_t pin_ring_full;	/* of them lost: the ring was full */
+	_Atomic uint64_t kicks;		/* kicks received */
 	_Atomic uint64_t sessions;	/* TCP sessions in use (a gauge) */
 	_Atomic uint64_t prelogin;	/* of them in pre-login (a gauge) */
 	/* The engine's counters (struct pm_engine_stats), copied every tick. */
@@ -160,6 +170,8 @@ struct pm_worker {
 	struct pm_worker_port ports[PM_WORKER_PORTS_MAX];
 	struct rte_ring *inbox;		/* ours: MP/SC */
 	struct rte_ring *pins;		/* pin requests to the ctl thread: SP/SC */
+	struct rte_ring *kicks;		/* kicks from the ctl thread: SP/SC,
+					 * struct pm_worker_kick elements */
 	struct rte_ring *const *inboxes;	/* every worker's, shared read-only */
 	struct rte_mempool *pool;	/* mbufs for the packets we originate */
 	const struct pm_route_table *routes;	/* shared, read-only */

@@ -49,7 +49,10 @@ enum sess_state {
 	S_CLOSING_PRE,	/* pre-login, the client's connection closing */
 	S_SPLICED,
 	S_CLOSING,	/* spliced, a FIN seen: ends after closing_timeout */
+	S_KICKED,	/* kicked: RSTs to whatever still arrives, then gone */
 };
+
+#define KICKED_MS	5000	/* how long a kicked session answers with RSTs */
 
 #define F_CFIN		0x01	/* spliced: the client sent FIN */
 #define F_BFIN		0x02	/* spliced: the backend sent FIN */
@@ -69,6 +72,11 @@ struct sess {
 					 * sequence number of the spliced streams */
 	struct pm_splice_dir c2b, b2c;
 	uint64_t last_ms;		/* spliced: last packet either way */
+	uint32_t user_hash;
+	uint32_t unext, uprev;		/* spliced: the user-hash bucket's list */
+	uint32_t nxt_c, nxt_b;		/* spliced: next sequence number the
+					 * client / backend expects from us */
+	uint32_t ack_c, ack_b;		/* spliced: last ack we sent on */
 };
 
 struct pre {
@@ -97,6 +105,8 @@ struct pm_engine {
 	struct sess *sess;
 	struct pre *pres;
 	struct pm_flowtab *flows;
+	uint32_t *ubucket;		/* user hash -> first spliced session */
+	uint32_t umask;
 	uint32_t free_sess, free_pre;
 	uint32_t nsess, npre;
 	uint32_t next_port;
@@ -141,7 +151,8 @@ params_ok(const struct pm_engine_params *p)
 
 /* Offsets of the parts in the engine's block. */
 struct layout {
-	size_t slots, sess, pres, flows, total;
+	size_t slots, sess, pres, ubucket, flows, total;
+	uint32_t nbuckets;
 };
 
 static bool
@@ -157,7 +168,10 @@ layout(const struct pm_engine_params *p, struct layout *l)
 	l->slots = align64(sizeof(struct pm_engine));
 	l->sess = align64(l->slots + TIMER_SLOTS * sizeof(struct pm_timer_link));
 	l->pres = align64(l->sess + (size_t)p->sessions * sizeof(struct sess));
-	l->flows = align64(l->pres + (size_t)p->prelogin * sizeof(struct pre));
+	l->ubucket = align64(l->pres + (size_t)p->prelogin * sizeof(struct pre));
+	for (l->nbuckets = 1; l->nbuckets < p->sessions; l->nbuckets <<= 1)
+		;
+	l->flows = align64(l->ubucket + (size_t)l->nbuckets * sizeof(uint32_t));
 	l->total = l->flows + fsize;
 	return true;
 }
@@ -196,6 +210,10 @@ pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
 	e->sess = (struct sess *)(base + l.sess);
 	e->pres = (struct pre *)(base + l.pres);
 	e->flows = (struct pm_flowtab *)(base + l.flows);
+	e->ubucket = (uint32_t *)(base + l.ubucket);
+	e->umask = l.nbuckets - 1;
+	for (i = 0; i < l.nbuckets; i++)
+		e->ubucket[i] = NONE;
 	if (pm_flowtab_init(e->flows, size - l.flows, 2 * p->sessions, p->flow_key) != 0)
 		return NULL;
 	for (i = 0; i < p->sessions; i++) {
@@ -409,8 +427,34 @@ backend_flow_remove(struct pm_engine *e, struct sess *s)
 }
 
 static void
+user_link(struct pm_engine *e, struct sess *s)
+{
+	uint32_t *head = &e->ubucket[s->user_hash & e->umask], i = sess_idx(e, s);
+
+	s->uprev = NONE;
+	s->unext = *head;
+	if (*head != NONE)
+		e->sess[*head].uprev = i;
+	*head = i;
+}
+
+static void
+user_unlink(struct pm_engine *e, struct sess *s)
+{
+	if (s->unext != NONE)
+		e->sess[s->unext].uprev = s->uprev;
+	if (s->uprev != NONE)
+		e->sess[s->uprev].unext = s->unext;
+	else
+		e->ubucket[s->user_hash & e->umask] = s->unext;
+	s->unext = s->uprev = NONE;
+}
+
+static void
 sess_free(struct pm_engine *e, struct sess *s)
 {
+	if (s->state == S_SPLICED || s->state == S_CLOSING || s->state == S_KICKED)
+		user_unlink(e, s);
 	pm_timer_cancel(&e->wheel, &s->timer);
 	(void)pm_flowtab_remove(e->flows, &s->cf);
 	backend_flow_remove(e, s);
@@ -574,7 +618,7 @@ start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
 	const char *user = lg->authzid_len > 0 ? lg->authzid : lg->user;
 	size_t ulen = lg->authzid_len > 0 ? lg->authzid_len : lg->user_len;
 
-	switch (e->ops.lookup(e->ops.arg, user, ulen, &pr->host, now)) {
+	switch (e->ops.lookup(e->ops.arg, user, ulen, &pr->host, &s->user_hash, now)) {
 	case PM_ENGINE_LOOKUP_HOST:
 		break;
 	case PM_ENGINE_LOOKUP_WAIT:
@@ -784,8 +828,13 @@ do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
 	}
 	s->cp = ci.rcv_nxt;
 	s->bp = bi.rcv_nxt;
+	s->nxt_c = ci.snd_nxt;
+	s->nxt_b = bi.snd_nxt;
+	s->ack_c = ci.rcv_nxt;
+	s->ack_b = bi.rcv_nxt;
 	pre_free(e, s);
 	s->state = S_SPLICED;
+	user_link(e, s);
 	s->last_ms = now;
 	e->stats.splices++;
 }
@@ -806,6 +855,8 @@ rearm(struct pm_engine *e, struct sess *s)
 		d = s->last_ms + e->p.idle_timeout_ms;
 	else if (s->state == S_CLOSING)
 		d = s->last_ms + e->p.closing_timeout_ms;
+	else if (s->state == S_KICKED)
+		d = s->last_ms + KICKED_MS;
 	if (pr != NULL) {
 		d = min64(d, pm_tcb_deadline(&pr->ct));
 		if (s->flags & F_BFLOW)
@@ -1042,6 +1093,12 @@ spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t le
 	enum pm_splice_class cls;
 	bool rst = th->flags & PM_TCP_RST;
 
+	if (s->state == S_KICKED) {
+		/* In flight when we kicked: the sender learns at once. */
+		if (!rst)
+			send_rst(e, side == 0 ? &s->cf : &s->bf, th, th->payload_len);
+		return PM_ENGINE_CONSUMED;
+	}
 	if (th->flags & PM_TCP_SYN) {
 		*reason = PM_DROP_TCP_COOKIE;
 		return PM_ENGINE_DROP;
@@ -1066,6 +1123,17 @@ spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t le
 		return PM_ENGINE_DROP;
 	}
 	e->stats.forwarded++;
+	{
+		/* What the receiver will expect from us next, and the ack we
+		 * passed on: a kick's RSTs need both. */
+		uint32_t end = th->seq + trim + d->seq_delta + (seglen - trim);
+		uint32_t *nxt = side == 0 ? &s->nxt_b : &s->nxt_c;
+
+		if (pm_seq_gt(end, *nxt))
+			*nxt = end;
+		if (th->flags & PM_TCP_ACK)
+			*(side == 0 ? &s->ack_b : &s->ack_c) = th->ack + d->ack_delta;
+	}
 	addr4(dst, side == 0 ? s->bf.raddr : s->cf.raddr);
 	s->last_ms = now;
 	if (th->flags & PM_TCP_FIN)
@@ -1102,13 +1170,58 @@ pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm
 	if (v == PM_FLOWTAB_EMPTY)
 		return no_session(e, &f, ip, th, payload, now_ms, reason);
 	s = &e->sess[v >> 1];
-	if (s->state == S_SPLICED || s->state == S_CLOSING)
+	if (s->state == S_SPLICED || s->state == S_CLOSING || s->state == S_KICKED)
 		return spliced(e, s, (int)(v & 1), frame, len, ip, th, now_ms, dst, adj, reason);
 	pr = pre_of(e, s);
 	seg_of(th, &seg);
 	(void)pm_tcb_input((v & 1) ? &pr->bt : &pr->ct, &seg, payload, th->payload_len, now_ms);
 	drive(e, s, now_ms);
 	return PM_ENGINE_CONSUMED;
+}
+
+/* A RST on flow @f with sequence number @seq (and @ack). */
+static void
+send_rst_seq(struct pm_engine *e, const struct pm_flow *f, uint32_t seq, uint32_t ack)
+{
+	struct pm_tcp_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.sport = f->lport;
+	h.dport = f->rport;
+	h.seq = seq;
+	h.ack = ack;
+	h.flags = PM_TCP_RST | PM_TCP_ACK;
+	e->stats.rst_sent++;
+	send_segment(e, f, &h, NULL, 0);
+}
+
+size_t
+pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *except,
+	       uint64_t now_ms)
+{
+	uint32_t i = e->ubucket[user_hash & e->umask];
+	size_t n = 0;
+
+	e->now_ms = now_ms;
+	while (i != NONE) {
+		struct sess *s = &e->sess[i];
+
+		i = s->unext;
+		if (s->user_hash != user_hash || s->state == S_KICKED)
+			continue;
+		if (except != NULL && except->family == PM_AF_INET &&
+		    memcmp(except->bytes, s->bf.raddr, 4) == 0)
+			continue;
+		/* Both sides at once (Dovecot closes abruptly, no BYE). */
+		send_rst_seq(e, &s->cf, s->nxt_c, s->ack_c);
+		send_rst_seq(e, &s->bf, s->nxt_b, s->ack_b);
+		s->state = S_KICKED;
+		s->last_ms = now_ms;
+		rearm(e, s);
+		e->stats.kicked++;
+		n++;
+	}
+	return n;
 }
 
 /* ---- timers ----------------------------------------------------------------- */
@@ -1122,9 +1235,9 @@ on_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
 	struct pre *pr = pre_of(e, s);
 
 	(void)w;
-	if (s->state == S_SPLICED || s->state == S_CLOSING) {
+	if (s->state == S_SPLICED || s->state == S_CLOSING || s->state == S_KICKED) {
 		uint64_t limit = s->state == S_SPLICED ? e->p.idle_timeout_ms :
-			e->p.closing_timeout_ms;
+			s->state == S_KICKED ? KICKED_MS : e->p.closing_timeout_ms;
 
 		if (now >= s->last_ms + limit) {
 			e->stats.timeouts++;

@@ -36,6 +36,8 @@
  *   QUIESCE --quiet--> SPLICED: the pre-login memory is returned; every
  *          packet is forwarded by header rewriting (tcp/splice)
  *   SPLICED --RST, both FINs, idle timeout--> (none)
+ *   SPLICED --kick--> KICKED (RSTs sent to both sides; later packets of
+ *          either side answered with a RST) --5 s--> (none)
  *
  * A connection is never spliced unless the backend answered the login with
  * its tagged OK (proto/imapback decides that, byte-exact).
@@ -114,9 +116,11 @@ struct pm_engine_ops {
 	/* Give back a buffer the engine did not use. */
 	void (*tx_free)(void *arg, void *h);
 	/* The backend of @user (@len bytes, the login name as the client sent
-	 * it). HOST fills @host (PM_AF_INET); the caller pins the user. */
+	 * it). HOST fills @host (PM_AF_INET) and @user_hash (the director's
+	 * hash: kicks name users by it); the caller pins the user. */
 	enum pm_engine_lookup (*lookup)(void *arg, const char *user, size_t len,
-					struct pm_addr *host, uint64_t now_ms);
+					struct pm_addr *host, uint32_t *user_hash,
+					uint64_t now_ms);
 	/* Our source address towards @dst (the address of the port its route
 	 * picks); 0 or -ENETUNREACH. */
 	int (*source)(void *arg, const struct pm_addr *dst, struct pm_addr *src);
@@ -143,6 +147,7 @@ struct pm_engine_stats {
 	uint64_t timeouts;		/* login, connect, idle, closing */
 	uint64_t closed;		/* sessions ended */
 	uint64_t tx_nobuf;		/* ops->tx_alloc failed */
+	uint64_t kicked;		/* sessions closed by a kick */
 };
 
 /* Bytes for an engine with @p (0 if @p is invalid). */
@@ -178,6 +183,17 @@ enum pm_engine_verdict pm_engine_input(struct pm_engine *e, uint8_t *frame, size
 /* True if @addr:@port is a listener. */
 bool pm_engine_is_listener(const struct pm_engine *e, const struct pm_addr *addr,
 			   uint16_t port);
+
+/*
+ * A kick (director flush, move or kick; Dovecot's KICK-DIRECTOR-HASH): close
+ * every spliced session of @user_hash whose backend is not @except (NULL:
+ * any backend) at once on both sides: a RST to the client and one to the
+ * backend, with the sequence numbers each expects; packets that were
+ * already in flight are answered with RSTs for a few seconds more. Returns
+ * the number of sessions kicked. O(sessions of that hash bucket).
+ */
+size_t pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *except,
+		      uint64_t now_ms);
 
 /* Run the timers due at @now_ms (every few ms from the poll loop). */
 void pm_engine_tick(struct pm_engine *e, uint64_t now_ms);

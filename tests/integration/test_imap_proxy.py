@@ -21,6 +21,10 @@ the VIP 192.0.2.10:143. From the client namespace, with Python's imaplib:
    one as Y lands on Y's backend.
 3. LOGIN and SELECT pipelined in one segment.
 4. The engine's counters agree: logins, splices, failed logins.
+5. Kicks on live sessions: `doveadm director kick <user>` closes exactly
+   that user's session; `doveadm director update <host> 0` and `flush
+   <host>` close exactly the sessions on that backend (after the kick
+   delay); the others go on.
 """
 
 import os
@@ -76,6 +80,24 @@ elif mode == "retry":
     m.login(sys.argv[4], "pass")
     print("right", sys.argv[4], backend_of(m))
     m.logout()
+elif mode == "hold":
+    # Log in every user, then on each "check" line NOOP every session and
+    # print which are still alive.
+    conns = {}
+    for u in sys.argv[3:]:
+        m = imaplib.IMAP4(vip, 143, timeout=10)
+        m.login(u, "pass")
+        conns[u] = (m, backend_of(m))
+    print("ready " + " ".join("%s=%s" % (u, b) for u, (m, b) in conns.items()), flush=True)
+    for line in sys.stdin:
+        alive = []
+        for u, (m, b) in conns.items():
+            try:
+                m.noop()
+                alive.append(u)
+            except Exception:
+                pass
+        print("alive " + " ".join(alive), flush=True)
 elif mode == "pipeline":
     s = socket.create_connection((vip, 143), timeout=20)
     f = s.makefile("rb")
@@ -289,7 +311,51 @@ def checks(kv, postmuxctl, admin, stats, proc):
           "the engine counted %d logins and as many splices (but the pipelined one)" % want)
     check(tot("login_failed") == 1, "and one failed login")
     check(tot("forwarded") > 0, "packets were forwarded through the splice")
+    kicks(kv, admin)
     check(proc.poll() is None, "the data plane is still running")
+
+
+def kicks(kv, admin):
+    users = ["hold%02d" % i for i in range(12)]
+    p = subprocess.Popen(["ip", "netns", "exec", kv["client_ns"], sys.executable, "-c",
+                          CLIENT, VIP, "hold"] + users, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().split()
+        if not check(line[:1] == ["ready"], "12 sessions held: %r %s" % (line, "")):
+            return
+        where = dict(x.split("=") for x in line[1:])
+
+        def alive():
+            p.stdin.write("check\n")
+            p.stdin.flush()
+            return set(p.stdout.readline().split()[1:])
+        check(alive() == set(users), "all 12 sessions alive")
+        victim = users[0]
+        r = run(["doveadm", "director", "kick", victim, "-a", admin])
+        check(r.returncode == 0, "doveadm director kick: %s" % r.stderr)
+        time.sleep(0.5)
+        a = alive()
+        check(a == set(users) - {victim}, "kick closed exactly %s's session: alive %s"
+              % (victim, sorted(a)))
+        host = where[users[1]]
+        addr = BACKENDS[int(host.split("-")[1]) - 1]
+        on_host = {u for u in users if where[u] == host}
+        # flush moves (and so kicks) only users whose hash now points
+        # elsewhere: take the host out of the ring first, as an operator
+        # rebalancing would.
+        r = run(["doveadm", "director", "update", addr, "0", "-a", admin])
+        check(r.returncode == 0, "doveadm director update %s 0: %s" % (addr, r.stderr))
+        r = run(["doveadm", "director", "flush", addr, "-a", admin])
+        check(r.returncode == 0, "doveadm director flush %s: %s" % (addr, r.stderr))
+        time.sleep(3.5)	# director_user_kick_delay (2 s) and the kicks
+        a2 = alive()
+        check(a2 == a - on_host, "update 0 + flush %s (%s) closed exactly its %d sessions: "
+              "alive %s" % (addr, host, len(on_host), sorted(a2)))
+        run(["doveadm", "director", "update", addr, "100", "-a", admin])
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
 
 
 if __name__ == "__main__":

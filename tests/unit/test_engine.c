@@ -120,12 +120,17 @@ h_tx_free(void *arg, void *h)
 }
 
 static enum pm_engine_lookup
-h_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint64_t now)
+h_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint32_t *user_hash,
+	 uint64_t now)
 {
+	uint32_t h = 2166136261u;
+	size_t i;
+
 	(void)arg;
-	(void)user;
-	(void)len;
 	(void)now;
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)user[i]) * 16777619u;
+	*user_hash = h;
 	H.lookups++;
 	if (H.lookup_wait) {
 		H.lookup_wait = false;
@@ -655,6 +660,42 @@ test_engine_pipelined_logout_before_splice(void **state)
 	assert_int_equal(pm_engine_sessions(H.e), 0);
 }
 
+static uint32_t
+fnv(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/* A kick closes the spliced session on both sides at once; one that spares
+ * the user's backend (a move's "except") closes nothing. */
+static void
+test_engine_kick_resets_both_sides(void **state)
+{
+	struct pm_addr b = ip(backend_s);
+
+	(void)state;
+	run(20);
+	login("pass");
+	client_send("b NOOP\r\n");
+	run(50);
+	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), &b, H.now), 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("bob"), NULL, H.now), 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, H.now), 1);
+	run(10);
+	assert_int_equal(pm_tcb_state(&H.client->t), PM_TCB_CLOSED);
+	assert_int_equal(pm_tcb_error(&H.client->t), -ECONNRESET);
+	assert_int_equal(pm_tcb_state(&H.backend->t), PM_TCB_CLOSED);
+	assert_int_equal(pm_tcb_error(&H.backend->t), -ECONNRESET);
+	assert_int_equal(pm_engine_stats(H.e)->kicked, 1);
+	run(6000);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+}
+
 static void
 test_engine_dead_backend_gives_unavailable(void **state)
 {
@@ -798,6 +839,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_engine_pipelined_command_reaches_backend,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_pipelined_logout_before_splice, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_dead_backend_gives_unavailable, setup,
 						teardown),
