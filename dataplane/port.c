@@ -710,6 +710,9 @@ engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_
 	pm_engine_params_defaults(ep);
 	ep->sessions = cfg->sessions;
 	ep->prelogin = cfg->prelogin;
+	/* As Dovecot's proxies: refresh live users' pins every
+	 * director_user_expire / 2. */
+	ep->refresh_ms = cfg->director.user_expire_s * 1000u / 2;
 	memcpy(ep->cookie_key, &r1, 8);
 	memcpy(ep->cookie_key + 8, &r2, 8);
 	for (i = 0; i < cfg->nlisteners; i++) {
@@ -1047,8 +1050,13 @@ pm_ports_pins(struct pm_ports *pp, struct pm_director *d, uint64_t now_ms)
 			for (i = 0; i < n; i++) {
 				struct pm_dir_answer ans;
 
-				(void)pm_director_login(d, 0, PM_WORKER_PIN_HASH(req[i]),
-							PM_WORKER_PIN_HOST(req[i]), now_ms, &ans);
+				if (PM_WORKER_PIN_HOST(req[i]) == PM_WORKER_PIN_REFRESH)
+					(void)pm_director_refresh(d, PM_WORKER_PIN_HASH(req[i]),
+								  now_ms);
+				else
+					(void)pm_director_login(d, 0, PM_WORKER_PIN_HASH(req[i]),
+								PM_WORKER_PIN_HOST(req[i]), now_ms,
+								&ans);
 			}
 		}
 	}

@@ -260,6 +260,21 @@ eng_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint32
 	return PM_ENGINE_LOOKUP_NONE;
 }
 
+/* A live spliced session keeps its user's pin fresh (only an existing,
+ * live pin is refreshed: pm_director_refresh() on the ctl thread). */
+static void
+eng_refresh(void *arg, uint32_t user_hash)
+{
+	struct pm_worker *w = arg;
+
+	if (w->pins == NULL)
+		return;
+	if (rte_ring_sp_enqueue(w->pins, PM_WORKER_PIN(user_hash, PM_WORKER_PIN_REFRESH)) == 0)
+		count(&w->stats.pin_requests);
+	else
+		count(&w->stats.pin_ring_full);
+}
+
 static int
 eng_source(void *arg, const struct pm_addr *dst, struct pm_addr *src)
 {
@@ -296,6 +311,7 @@ const struct pm_engine_ops pm_worker_engine_ops = {
 	.tx_send = eng_tx_send,
 	.tx_free = eng_tx_free,
 	.lookup = eng_lookup,
+	.refresh = eng_refresh,
 	.source = eng_source,
 	.owns = eng_owns,
 };

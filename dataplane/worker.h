@@ -68,13 +68,15 @@ struct pm_worker_kick {
 #define PM_WORKER_PIN(hash, host_id)	((void *)(uintptr_t)((uint64_t)(host_id) << 32 | (hash)))
 #define PM_WORKER_PIN_HASH(v)		((uint32_t)(uintptr_t)(v))
 #define PM_WORKER_PIN_HOST(v)		((uint32_t)((uint64_t)(uintptr_t)(v) >> 32))
+#define PM_WORKER_PIN_REFRESH		UINT32_MAX	/* host id of a refresh-only request */
 
 /* The TCP engine's counters the worker publishes, in the order of struct
  * pm_engine_stats (names for the counters: "lcore.<n>.tcp.<name>"). */
 #define PM_WORKER_TCP_NAMES(X) \
 	X(syn_cookies) X(accepted) X(refused_full) X(rst_sent) X(logins) \
 	X(backend_connects) X(login_ok) X(login_failed) X(login_unavailable) \
-	X(splices) X(forwarded) X(stale) X(timeouts) X(closed) X(tx_nobuf) X(kicked)
+	X(splices) X(forwarded) X(stale) X(timeouts) X(closed) X(tx_nobuf) X(kicked) \
+	X(refreshes)
 #define PM_WORKER_TCP_COUNT_(n) + 1
 #define PM_WORKER_TCP_COUNTERS (0 PM_WORKER_TCP_NAMES(PM_WORKER_TCP_COUNT_))
 

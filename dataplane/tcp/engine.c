@@ -72,6 +72,7 @@ struct sess {
 					 * sequence number of the spliced streams */
 	struct pm_splice_dir c2b, b2c;
 	uint64_t last_ms;		/* spliced: last packet either way */
+	uint64_t refresh_at;		/* spliced: next pin refresh */
 	uint32_t user_hash;
 	uint32_t unext, uprev;		/* spliced: the user-hash bucket's list */
 	uint32_t nxt_c, nxt_b;		/* spliced: next sequence number the
@@ -133,6 +134,7 @@ pm_engine_params_defaults(struct pm_engine_params *p)
 	p->connect_timeout_ms = 30000;
 	p->idle_timeout_ms = 3600000;
 	p->closing_timeout_ms = 60000;
+	p->refresh_ms = 450000;
 	p->proxy_ttl = 5;
 	pm_imap_params_defaults(&p->imap);
 }
@@ -145,7 +147,7 @@ params_ok(const struct pm_engine_params *p)
 	       (p->nlisteners == 0 || p->listeners != NULL) && p->mss >= 536 &&
 	       p->wscale >= 0 && p->wscale <= 14 && p->login_timeout_ms > 0 &&
 	       p->connect_timeout_ms > 0 && p->idle_timeout_ms > 0 &&
-	       p->closing_timeout_ms > 0 && p->proxy_ttl >= 2 &&
+	       p->closing_timeout_ms > 0 && p->refresh_ms > 0 && p->proxy_ttl >= 2 &&
 	       pm_imap_params_check(&p->imap) == 0;
 }
 
@@ -834,6 +836,7 @@ do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
 	s->ack_b = bi.rcv_nxt;
 	pre_free(e, s);
 	s->state = S_SPLICED;
+	s->refresh_at = now + e->p.refresh_ms;
 	user_link(e, s);
 	s->last_ms = now;
 	e->stats.splices++;
@@ -852,7 +855,7 @@ rearm(struct pm_engine *e, struct sess *s)
 	uint64_t d = UINT64_MAX;
 
 	if (s->state == S_SPLICED)
-		d = s->last_ms + e->p.idle_timeout_ms;
+		d = min64(s->last_ms + e->p.idle_timeout_ms, s->refresh_at);
 	else if (s->state == S_CLOSING)
 		d = s->last_ms + e->p.closing_timeout_ms;
 	else if (s->state == S_KICKED)
@@ -1242,9 +1245,16 @@ on_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
 		if (now >= s->last_ms + limit) {
 			e->stats.timeouts++;
 			sess_free(e, s);
-		} else {
-			rearm(e, s);
+			return;
 		}
+		if (s->state == S_SPLICED && now >= s->refresh_at) {
+			s->refresh_at = now + e->p.refresh_ms;
+			if (e->ops.refresh != NULL) {
+				e->ops.refresh(e->ops.arg, s->user_hash);
+				e->stats.refreshes++;
+			}
+		}
+		rearm(e, s);
 		return;
 	}
 	if (pm_tcb_deadline(&pr->ct) <= now)

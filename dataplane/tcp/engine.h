@@ -86,13 +86,15 @@ struct pm_engine_params {
 	uint32_t connect_timeout_ms;	/* one backend attempt: SYN to L OK */
 	uint32_t idle_timeout_ms;	/* spliced, no packet either way */
 	uint32_t closing_timeout_ms;	/* spliced, after a FIN or RST */
+	uint32_t refresh_ms;		/* spliced: ops->refresh this often
+					 * (director_user_expire / 2) */
 	unsigned int proxy_ttl;		/* x-proxy-ttl is this - 1 */
 	struct pm_imap_params imap;	/* strings borrowed, must outlive */
 };
 
 /* Defaults: 65536 sessions, 1024 pre-login, MSS 1460, wscale 7, login 60 s
  * (Dovecot's login_timeout is 1 min), connect 30 s (login_proxy_timeout),
- * idle 1 h, closing 60 s, TTL 5, the imap defaults; no listeners; zero
+ * idle 1 h, closing 60 s, refresh 450 s (Dovecot's 15 min / 2), TTL 5, the imap defaults; no listeners; zero
  * keys (the caller must fill them). */
 void pm_engine_params_defaults(struct pm_engine_params *p);
 
@@ -124,6 +126,10 @@ struct pm_engine_ops {
 	/* Our source address towards @dst (the address of the port its route
 	 * picks); 0 or -ENETUNREACH. */
 	int (*source)(void *arg, const struct pm_addr *dst, struct pm_addr *src);
+	/* A spliced session of @user_hash is still alive (called every
+	 * refresh_ms): keep the user's pin fresh, as Dovecot's proxies do
+	 * through proxy-notify. May be NULL. */
+	void (*refresh)(void *arg, uint32_t user_hash);
 	/* Whether packets of the flow (@raddr:@rport -> @laddr:@lport, as they
 	 * will arrive from the backend) reach this lcore (steering). */
 	bool (*owns)(void *arg, const struct pm_addr *raddr, const struct pm_addr *laddr,
@@ -148,6 +154,7 @@ struct pm_engine_stats {
 	uint64_t closed;		/* sessions ended */
 	uint64_t tx_nobuf;		/* ops->tx_alloc failed */
 	uint64_t kicked;		/* sessions closed by a kick */
+	uint64_t refreshes;		/* ops->refresh calls */
 };
 
 /* Bytes for an engine with @p (0 if @p is invalid). */

@@ -69,6 +69,8 @@ static struct harness {
 	bool lookup_wait;
 	size_t stream_checked;		/* backend: bytes of the client's stream verified */
 	size_t streaming_len;
+	uint32_t refreshed;
+	unsigned int refreshes;
 	bool streaming;
 } H;
 
@@ -138,6 +140,14 @@ h_lookup(void *arg, const char *user, size_t len, struct pm_addr *host, uint32_t
 	}
 	*host = ip(backend_s);
 	return PM_ENGINE_LOOKUP_HOST;
+}
+
+static void
+h_refresh(void *arg, uint32_t user_hash)
+{
+	(void)arg;
+	H.refreshed = user_hash;
+	H.refreshes++;
 }
 
 static int
@@ -519,7 +529,8 @@ static int
 setup(void **state)
 {
 	static const struct pm_engine_ops ops = {
-		NULL, h_tx_alloc, h_tx_send, h_tx_free, h_lookup, h_source, h_owns,
+		.tx_alloc = h_tx_alloc, .tx_send = h_tx_send, .tx_free = h_tx_free,
+		.lookup = h_lookup, .refresh = h_refresh, .source = h_source, .owns = h_owns,
 	};
 	struct pm_engine_params p;
 	struct pm_engine_listener l;
@@ -538,6 +549,8 @@ setup(void **state)
 	p.sessions = 64;
 	p.prelogin = 8;
 	p.connect_timeout_ms = 3000;
+	p.refresh_ms = 2000;
+	p.idle_timeout_ms = 30000;
 	memset(p.cookie_key, 7, sizeof(p.cookie_key));
 	memset(p.flow_key, 9, sizeof(p.flow_key));
 	l.addr = ip(vip_s);
@@ -696,6 +709,25 @@ test_engine_kick_resets_both_sides(void **state)
 	assert_int_equal(pm_engine_sessions(H.e), 0);
 }
 
+/* A live spliced session refreshes its user's pin every refresh_ms; an idle
+ * one ends after idle_timeout_ms. */
+static void
+test_engine_spliced_session_refreshes_pin_then_idles_out(void **state)
+{
+	(void)state;
+	run(20);
+	login("pass");
+	run(50);
+	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
+	run(7000);
+	assert_int_equal(H.refreshes, 3);
+	assert_int_equal(H.refreshed, fnv("alice"));
+	assert_int_equal(pm_engine_sessions(H.e), 1);
+	run(24000);
+	assert_int_equal(pm_engine_sessions(H.e), 0);	/* idle 30 s after the login */
+	assert_int_equal(pm_engine_stats(H.e)->timeouts, 1);
+}
+
 static void
 test_engine_dead_backend_gives_unavailable(void **state)
 {
@@ -842,6 +874,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_engine_spliced_session_refreshes_pin_then_idles_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_dead_backend_gives_unavailable, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_tempfail_is_retried_then_forwarded,
