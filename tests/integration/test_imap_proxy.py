@@ -189,80 +189,100 @@ def main():
     return pmtest.status()
 
 
-def body(dp, ctl, postmuxctl, kv):
-    lab = BackendLab(kv["backend_ns"], BACKENDS)
-    try:
-        lab.start()
-    except BackendError as e:
-        check(False, "backends start: %s\n%s" % (e, e.log))
-        return
-    tmp = tempfile.mkdtemp(prefix="pm-imap-")
-    procs = []
-    try:
-        conf = os.path.join(tmp, "postmux.conf")
-        admin = os.path.join(tmp, "admin")
+class ProxyLab:
+    """Dovecot backends at @backends in the lab, postmux-control and
+    postmux-dataplane (@workers worker lcores) with an IMAP listener on the
+    VIP. A context manager; __exit__ stops everything and checks the data
+    plane's exit status and log."""
+
+    def __init__(self, dp, ctl, postmuxctl, kv, workers, prefix, backends=BACKENDS):
+        self.dp, self.ctl, self.postmuxctl, self.kv = dp, ctl, postmuxctl, kv
+        self.workers, self.prefix, self.backends = workers, prefix, backends
+        self.lab = BackendLab(kv["backend_ns"], backends)
+        self.tmp = tempfile.mkdtemp(prefix="pm-imap-")
+        self.admin = os.path.join(self.tmp, "admin")
+        self.procs = []
+
+    def __enter__(self):
+        try:
+            self.lab.start()
+        except BackendError as e:
+            check(False, "backends start: %s\n%s" % (e, e.log))
+            return None
+        conf = os.path.join(self.tmp, "postmux.conf")
         cpus = sorted(os.sched_getaffinity(0))
-        lcores = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(1 + WORKERS))
-        qp = ",qpairs=%d" % WORKERS if WORKERS > 1 else ""
+        lcores = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(1 + self.workers))
+        qp = ",qpairs=%d" % self.workers if self.workers > 1 else ""
         with open(conf, "w") as f:
-            f.write("director_mail_servers = %s\n" % " ".join(BACKENDS))
-            f.write("postmux_admin_socket = %s\n" % admin)
-            f.write("postmux_control_socket = %s/control\n" % tmp)
-            f.write("postmux_state_file = %s/state\n" % tmp)
+            f.write("director_mail_servers = %s\n" % " ".join(self.backends))
+            f.write("postmux_admin_socket = %s\n" % self.admin)
+            f.write("postmux_control_socket = %s/control\n" % self.tmp)
+            f.write("postmux_state_file = %s/state\n" % self.tmp)
             f.write("postmux_dpdk_args = --no-huge -m 512 --no-pci --no-shconf "
-                    "--file-prefix pm%s --lcores %s\n" % (PREFIX, lcores))
+                    "--file-prefix pm%s --lcores %s\n" % (self.prefix, lcores))
             f.write("postmux_port = client net_af_packet0,iface=%s%s 192.0.2.1/24\n"
-                    % (kv["client_dp_if"], qp))
+                    % (self.kv["client_dp_if"], qp))
             f.write("postmux_port = backend net_af_packet1,iface=%s%s 198.51.100.254/24\n"
-                    % (kv["backend_dp_if"], qp))
+                    % (self.kv["backend_dp_if"], qp))
             f.write("postmux_vip = client %s\n" % VIP)
             f.write("postmux_listener = %s 143 imap\n" % VIP)
-            f.write("postmux_lcores = %d\n" % WORKERS)
+            f.write("postmux_lcores = %d\n" % self.workers)
             f.write("postmux_sessions = 4096\n")
             f.write("postmux_prelogin_sessions = 64\n")
-        clog, dlog = os.path.join(tmp, "control.log"), os.path.join(tmp, "dataplane.log")
-        with open(clog, "w") as lf:
-            procs.append(subprocess.Popen([ctl, "-c", conf], stdin=subprocess.DEVNULL,
-                                          stdout=lf, stderr=lf))
-        with open(dlog, "w") as lf:
-            procs.append(subprocess.Popen([dp, "-c", conf], stdin=subprocess.DEVNULL,
-                                          stdout=lf, stderr=lf))
+        for binary, log in ((self.ctl, "control.log"), (self.dp, "dataplane.log")):
+            with open(os.path.join(self.tmp, log), "w") as lf:
+                self.procs.append(subprocess.Popen([binary, "-c", conf],
+                                                   stdin=subprocess.DEVNULL, stdout=lf,
+                                                   stderr=lf))
+        n = len(self.backends) * self.workers
+        ok = wait_for(lambda: sum(v for k, v in self.stats("lcore.").items()
+                                  if k.endswith(".backends")) >= n, 30)
+        if not check(ok, "the data plane started and resolves the %d backends:\n%s"
+                     % (len(self.backends), self.log()[-3000:])):
+            return None
+        return self
 
-        def stats(prefix=""):
-            r = run([postmuxctl, "-a", admin, "stats", prefix])
-            out = {}
-            for line in r.stdout.splitlines():
-                f = line.split()
-                if len(f) == 2:
-                    out[f[0]] = int(f[1])
-            return out
+    def log(self):
+        try:
+            return open(os.path.join(self.tmp, "dataplane.log")).read()
+        except OSError:
+            return ""
 
-        ok = wait_for(lambda: sum(v for k, v in stats("lcore.").items()
-                                  if k.endswith(".backends")) >= 5 * WORKERS, 30)
-        if not check(ok, "the data plane started and resolves the 5 backends:\n%s"
-                     % open(dlog).read()[-3000:]):
-            return
-        checks(kv, postmuxctl, admin, stats, procs[1], lab)
-    finally:
-        for p in reversed(procs):
+    def stats(self, prefix=""):
+        r = run([self.postmuxctl, "-a", self.admin, "stats", prefix])
+        out = {}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) == 2:
+                out[f[0]] = int(f[1])
+        return out
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in reversed(procs):
+        for p in reversed(self.procs):
             try:
                 rc = p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
                 rc = p.wait()
-            if p is procs[-1]:
+            if p is self.procs[-1]:
                 check(rc == 0, "the data plane exits 0 on SIGTERM (got %s)" % rc)
-        log = open(os.path.join(tmp, "dataplane.log")).read() if procs else ""
+        log = self.log()
         check("ERROR: AddressSanitizer" not in log and "runtime error" not in log,
               "no sanitizer report in the data plane's log")
         if pmtest.status() != 0:
             sys.stdout.write(log[-4000:])
-            sys.stdout.write(lab.log_text()[-3000:])
-        lab.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+            sys.stdout.write(self.lab.log_text()[-3000:])
+        self.lab.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def body(dp, ctl, postmuxctl, kv):
+    with ProxyLab(dp, ctl, postmuxctl, kv, WORKERS, PREFIX) as px:
+        if px is not None:
+            checks(kv, postmuxctl, px.admin, px.stats, px.procs[1], px.lab)
 
 
 def director_status(admin, user):
