@@ -6,24 +6,12 @@
  * alignment is assumed.
  */
 #include "net/l3.h"
+#include "net/bytes.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "net/cksum.h"
-
-static inline uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static inline void
 ipv4_addr(struct pm_addr *a, const uint8_t *p)
@@ -40,7 +28,7 @@ pm_l3_eth_parse(const uint8_t *frame, size_t len, struct pm_l3_eth *eth)
 		return PM_DROP_ETH_SHORT;
 	memcpy(eth->dst, frame, PM_ETH_ALEN);
 	memcpy(eth->src, frame + PM_ETH_ALEN, PM_ETH_ALEN);
-	eth->type = get16(frame + 2 * PM_ETH_ALEN);
+	eth->type = pm_get16(frame + 2 * PM_ETH_ALEN);
 	/* 802.1Q (0x8100) and QinQ land here too: no VLAN support yet. */
 	if (eth->type != PM_ETHERTYPE_IPV4 && eth->type != PM_ETHERTYPE_ARP)
 		return PM_DROP_ETH_TYPE;
@@ -56,10 +44,10 @@ pm_l3_arp_parse(const uint8_t *frame, size_t len, size_t off, struct pm_l3_arp *
 		return PM_DROP_ARP_SHORT;
 	p = frame + off;
 	/* RFC 826: hardware type 1 (Ethernet), protocol 0x0800, lengths 6/4. */
-	if (get16(p) != 1 || get16(p + 2) != PM_ETHERTYPE_IPV4 || p[4] != PM_ETH_ALEN ||
+	if (pm_get16(p) != 1 || pm_get16(p + 2) != PM_ETHERTYPE_IPV4 || p[4] != PM_ETH_ALEN ||
 	    p[5] != 4)
 		return PM_DROP_ARP_BAD;
-	arp->op = get16(p + 6);
+	arp->op = pm_get16(p + 6);
 	if (arp->op != PM_ARP_OP_REQUEST && arp->op != PM_ARP_OP_REPLY)
 		return PM_DROP_ARP_BAD;
 	memcpy(arp->sha, p + 8, PM_ETH_ALEN);
@@ -91,7 +79,7 @@ pm_l3_ipv4_parse(const uint8_t *frame, size_t len, size_t off, struct pm_l3_ipv4
 		return PM_DROP_IP_SHORT;
 	/* (5) total length covers the header; RFC 791 also bounds it by what
 	 * arrived. Bytes past it are Ethernet padding. */
-	tot = get16(p + 2);
+	tot = pm_get16(p + 2);
 	if (tot < hlen || tot > avail)
 		return PM_DROP_IP_TOTAL_LEN;
 	/* (2) header checksum, over the whole header including options. */
@@ -99,7 +87,7 @@ pm_l3_ipv4_parse(const uint8_t *frame, size_t len, size_t off, struct pm_l3_ipv4
 		return PM_DROP_IP_CSUM;
 	/* Reassembly is not implemented: MF or a non-zero offset is dropped.
 	 * DF and the reserved bit are ignored. */
-	frag = get16(p + 6);
+	frag = pm_get16(p + 6);
 	if ((frag & 0x2000) != 0 || (frag & 0x1fff) != 0)
 		return PM_DROP_IP_FRAG;
 	/* Options (source routes, record route, ...) are not honoured. */
@@ -111,7 +99,7 @@ pm_l3_ipv4_parse(const uint8_t *frame, size_t len, size_t off, struct pm_l3_ipv4
 	ip->payload_off = off + hlen;
 	ip->payload_len = tot - hlen;
 	ip->tot_len = tot;
-	ip->id = get16(p + 4);
+	ip->id = pm_get16(p + 4);
 	ip->tos = p[1];
 	ip->ttl = p[8];
 	ip->proto = p[9];
@@ -140,8 +128,8 @@ pm_l3_icmp_parse(const uint8_t *frame, size_t len, const struct pm_l3_ipv4 *ip,
 	icmp->len = ip->payload_len;
 	icmp->type = p[0];
 	icmp->code = p[1];
-	icmp->id = get16(p + 4);
-	icmp->seq = get16(p + 6);
+	icmp->id = pm_get16(p + 4);
+	icmp->seq = pm_get16(p + 6);
 	return PM_DROP_NONE;
 }
 
@@ -207,12 +195,12 @@ put_arp(uint8_t *buf, const uint8_t *dst, const uint8_t *mac, uint16_t op, const
 
 	memcpy(buf, dst, PM_ETH_ALEN);
 	memcpy(buf + PM_ETH_ALEN, mac, PM_ETH_ALEN);
-	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_ARP);
-	put16(p, 1);
-	put16(p + 2, PM_ETHERTYPE_IPV4);
+	pm_put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_ARP);
+	pm_put16(p, 1);
+	pm_put16(p + 2, PM_ETHERTYPE_IPV4);
 	p[4] = PM_ETH_ALEN;
 	p[5] = 4;
-	put16(p + 6, op);
+	pm_put16(p + 6, op);
 	memcpy(p + 8, mac, PM_ETH_ALEN);
 	memcpy(p + 14, spa, 4);
 	memcpy(p + 18, tha, PM_ETH_ALEN);
@@ -261,26 +249,26 @@ pm_l3_icmp_echo_request(uint8_t *buf, size_t size, const struct pm_addr *src,
 	if (size < out || out > 0xffff + PM_ETH_HLEN)
 		return -ENOSPC;
 	memset(buf, 0, PM_ETH_HLEN);
-	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_IPV4);
+	pm_put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_IPV4);
 	iph[0] = 0x45;
 	iph[1] = 0;
-	put16(iph + 2, (uint16_t)(out - PM_ETH_HLEN));
-	put16(iph + 4, ip_id);
-	put16(iph + 6, 0);
+	pm_put16(iph + 2, (uint16_t)(out - PM_ETH_HLEN));
+	pm_put16(iph + 4, ip_id);
+	pm_put16(iph + 6, 0);
 	iph[8] = PM_L3_REPLY_TTL;
 	iph[9] = PM_IPPROTO_ICMP;
-	put16(iph + 10, 0);
+	pm_put16(iph + 10, 0);
 	memcpy(iph + 12, src->bytes, 4);
 	memcpy(iph + 16, dst->bytes, 4);
-	put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
+	pm_put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
 	icmp[0] = PM_ICMP_ECHO_REQUEST;
 	icmp[1] = 0;
-	put16(icmp + 2, 0);
-	put16(icmp + 4, id);
-	put16(icmp + 6, seq);
+	pm_put16(icmp + 2, 0);
+	pm_put16(icmp + 4, id);
+	pm_put16(icmp + 6, seq);
 	if (dlen > 0)
 		memcpy(icmp + PM_ICMP_HLEN, data, dlen);
-	put16(icmp + 2, pm_cksum(icmp, PM_ICMP_HLEN + dlen));
+	pm_put16(icmp + 2, pm_cksum(icmp, PM_ICMP_HLEN + dlen));
 	return (int)out;
 }
 
@@ -310,12 +298,12 @@ pm_l3_icmp_echo_reply(uint8_t *buf, size_t size, const uint8_t *frame, size_t le
 	memcpy(iph + 12, ip->dst.bytes, 4);
 	memcpy(iph + 16, ip->src.bytes, 4);
 	iph[8] = PM_L3_REPLY_TTL;
-	put16(iph + 10, 0);
-	put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
+	pm_put16(iph + 10, 0);
+	pm_put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
 	/* ICMP: type 0, same code/id/seq/data (RFC 792), checksum recomputed. */
 	icmp = iph + PM_IPV4_HLEN;
 	icmp[0] = PM_ICMP_ECHO_REPLY;
-	put16(icmp + 2, 0);
-	put16(icmp + 2, pm_cksum(icmp, ip->payload_len));
+	pm_put16(icmp + 2, 0);
+	pm_put16(icmp + 2, pm_cksum(icmp, ip->payload_len));
 	return (int)out;
 }

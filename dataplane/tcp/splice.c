@@ -17,6 +17,7 @@
  * form of zero the input used (see net/cksum.h).
  */
 #include "tcp/splice.h"
+#include "net/bytes.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -56,34 +57,6 @@
 #define TH_WIN		14
 #define TH_CSUM		16
 #define TH_URP		18
-
-static inline uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static inline uint16_t
 swap16(uint16_t v)
@@ -167,11 +140,11 @@ layout_check(uint8_t *frame, size_t len, size_t ip_off, size_t tcp_off, struct l
 	/* Version 4, IHL 5: the RX parser drops options (net/l3.h). */
 	if (ip[0] != 0x45 || tcp_off != ip_off + PM_IPV4_HLEN)
 		return -EINVAL;
-	tot = get16(ip + IP_TOT);
+	tot = pm_get16(ip + IP_TOT);
 	if (tot > len - ip_off || tot < PM_IPV4_HLEN + TCP_HLEN)
 		return -EINVAL;
 	/* MF or a fragment offset: the TCP header may be absent or partial. */
-	if ((get16(ip + IP_FRAG) & 0x3fff) != 0 || ip[IP_PROTO] != PM_IPPROTO_TCP)
+	if ((pm_get16(ip + IP_FRAG) & 0x3fff) != 0 || ip[IP_PROTO] != PM_IPPROTO_TCP)
 		return -EINVAL;
 	th = ip + PM_IPV4_HLEN;
 	hlen = (size_t)(th[TH_DOFF] >> 4) * 4;
@@ -305,41 +278,41 @@ pm_splice_rewrite(uint8_t *frame, size_t len, size_t ip_off, size_t tcp_off,
 
 	/* Addresses: in the IPv4 header and in the TCP pseudo-header, whose
 	 * words are even-aligned (offset 0 and 4). */
-	a = get32(d->saddr);
-	delta32(&ipc, IP_SRC, get32(ip + IP_SRC), a);
-	delta32(&tcpc, 0, get32(ip + IP_SRC), a);
+	a = pm_get32(d->saddr);
+	delta32(&ipc, IP_SRC, pm_get32(ip + IP_SRC), a);
+	delta32(&tcpc, 0, pm_get32(ip + IP_SRC), a);
 	memcpy(ip + IP_SRC, d->saddr, 4);
-	a = get32(d->daddr);
-	delta32(&ipc, IP_DST, get32(ip + IP_DST), a);
-	delta32(&tcpc, 4, get32(ip + IP_DST), a);
+	a = pm_get32(d->daddr);
+	delta32(&ipc, IP_DST, pm_get32(ip + IP_DST), a);
+	delta32(&tcpc, 4, pm_get32(ip + IP_DST), a);
 	memcpy(ip + IP_DST, d->daddr, 4);
 	/* TTL shares its word with the protocol. */
-	delta16(&ipc, get16(ip + IP_TTL), (uint16_t)(d->ttl << 8 | ip[IP_PROTO]));
+	delta16(&ipc, pm_get16(ip + IP_TTL), (uint16_t)(d->ttl << 8 | ip[IP_PROTO]));
 	ip[IP_TTL] = d->ttl;
-	put16(ip + IP_CSUM, delta_apply(get16(ip + IP_CSUM), &ipc));
+	pm_put16(ip + IP_CSUM, delta_apply(pm_get16(ip + IP_CSUM), &ipc));
 
-	delta16(&tcpc, get16(th + TH_SPORT), d->sport);
-	put16(th + TH_SPORT, d->sport);
-	delta16(&tcpc, get16(th + TH_DPORT), d->dport);
-	put16(th + TH_DPORT, d->dport);
+	delta16(&tcpc, pm_get16(th + TH_SPORT), d->sport);
+	pm_put16(th + TH_SPORT, d->sport);
+	delta16(&tcpc, pm_get16(th + TH_DPORT), d->dport);
+	pm_put16(th + TH_DPORT, d->dport);
 
-	a = get32(th + TH_SEQ);
+	a = pm_get32(th + TH_SEQ);
 	delta32(&tcpc, TH_SEQ, a, a + d->seq_delta);
-	put32(th + TH_SEQ, a + d->seq_delta);
+	pm_put32(th + TH_SEQ, a + d->seq_delta);
 
 	/* Without ACK the field is meaningless (often 0, e.g. in a RST):
 	 * leave it alone rather than invent a value. */
 	if ((l.flags & TCP_ACK) != 0) {
-		a = get32(th + TH_ACK);
+		a = pm_get32(th + TH_ACK);
 		delta32(&tcpc, TH_ACK, a, a + d->ack_delta);
-		put32(th + TH_ACK, a + d->ack_delta);
+		pm_put32(th + TH_ACK, a + d->ack_delta);
 	}
 
 	if (d->wnd_shift_in != d->wnd_shift_out) {
-		w = get16(th + TH_WIN);
+		w = pm_get16(th + TH_WIN);
 		nw = pm_splice_wnd(w, d->wnd_shift_in, d->wnd_shift_out);
 		delta16(&tcpc, w, nw);
-		put16(th + TH_WIN, nw);
+		pm_put16(th + TH_WIN, nw);
 	}
 
 	/* SACK edges acknowledge the same stream as the ack field. An option
@@ -349,13 +322,13 @@ pm_splice_rewrite(uint8_t *frame, size_t len, size_t ip_off, size_t tcp_off,
 		size_t end = sack[i] + th[sack[i] + 1];
 
 		for (o = sack[i] + 2; o < end; o += 4) {
-			a = get32(th + o);
+			a = pm_get32(th + o);
 			delta32(&tcpc, o, a, a + d->ack_delta);
-			put32(th + o, a + d->ack_delta);
+			pm_put32(th + o, a + d->ack_delta);
 		}
 	}
 
-	put16(th + TH_CSUM, delta_apply(get16(th + TH_CSUM), &tcpc));
+	pm_put16(th + TH_CSUM, delta_apply(pm_get16(th + TH_CSUM), &tcpc));
 	return flags;
 }
 
@@ -387,7 +360,7 @@ pseudo_sum(const uint8_t *ip, size_t seg_len)
 	memcpy(ph, ip + IP_SRC, 8);
 	ph[8] = 0;
 	ph[9] = ip[IP_PROTO];
-	put16(ph + 10, (uint16_t)seg_len);
+	pm_put16(ph + 10, (uint16_t)seg_len);
 	return pm_cksum_partial(0, ph, sizeof(ph));
 }
 
@@ -426,29 +399,29 @@ pm_splice_trim(uint8_t *frame, size_t len, size_t ip_off, size_t tcp_off, uint32
 	ip = l.ip + trim;
 	th = l.th + trim;
 
-	tot = get16(ip + IP_TOT);
-	put16(ip + IP_CSUM, pm_cksum_update16(get16(ip + IP_CSUM), tot, (uint16_t)(tot - trim)));
-	put16(ip + IP_TOT, (uint16_t)(tot - trim));
+	tot = pm_get16(ip + IP_TOT);
+	pm_put16(ip + IP_CSUM, pm_cksum_update16(pm_get16(ip + IP_CSUM), tot, (uint16_t)(tot - trim)));
+	pm_put16(ip + IP_TOT, (uint16_t)(tot - trim));
 
-	put32(th + TH_SEQ, get32(th + TH_SEQ) + trim);
+	pm_put32(th + TH_SEQ, pm_get32(th + TH_SEQ) + trim);
 	/* RFC 9293 3.8.5: the urgent pointer is an offset from the sequence
 	 * number. Urgent data wholly in the dropped bytes was delivered
 	 * before the splice point. */
 	if ((l.flags & TCP_URG) != 0) {
-		urp = get16(th + TH_URP);
+		urp = pm_get16(th + TH_URP);
 		if (urp <= trim) {
 			th[TH_FLAGS] = (uint8_t)(l.flags & ~TCP_URG);
-			put16(th + TH_URP, 0);
+			pm_put16(th + TH_URP, 0);
 		} else {
-			put16(th + TH_URP, (uint16_t)(urp - trim));
+			pm_put16(th + TH_URP, (uint16_t)(urp - trim));
 		}
 	}
 
 	/* The new pseudo-header has a non-zero word (the protocol), so the
 	 * folded sum is never 0 and the checksum never 0xFFFF. */
-	put16(th + TH_CSUM, 0);
+	pm_put16(th + TH_CSUM, 0);
 	s = pseudo_sum(ip, l.seg_len - trim);
 	s = pm_cksum_partial((uint32_t)s + kept, th, l.hlen);
-	put16(th + TH_CSUM, pm_cksum_finish(s));
+	pm_put16(th + TH_CSUM, pm_cksum_finish(s));
 	return 0;
 }

@@ -7,6 +7,7 @@
  * iterations of at least one byte each).
  */
 #include "tcp/tcpopt.h"
+#include "net/bytes.h"
 
 #include <errno.h>
 #include <string.h>
@@ -20,34 +21,6 @@
 #define OPTLEN_TS		10
 #define OPTLEN_SACK_BLOCK	8
 
-static inline uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* One option of kind @kind and total length @olen at @o (olen >= 2, inside
  * the header). Known kinds with a wrong length are ignored (tcpopt.h). */
 static void
@@ -59,7 +32,7 @@ option(struct pm_tcp_hdr *h, uint8_t kind, const uint8_t *o, size_t olen)
 	case PM_TCPOPT_MSS:
 		if (olen == OPTLEN_MSS) {
 			h->has_mss = true;
-			h->mss = get16(o + 2);
+			h->mss = pm_get16(o + 2);
 		}
 		break;
 	case PM_TCPOPT_WS:
@@ -78,16 +51,16 @@ option(struct pm_tcp_hdr *h, uint8_t kind, const uint8_t *o, size_t olen)
 			break;
 		n = (olen - 2) / OPTLEN_SACK_BLOCK;
 		for (i = 0; i < n; i++) {
-			h->sack[i][0] = get32(o + 2 + 8 * i);
-			h->sack[i][1] = get32(o + 6 + 8 * i);
+			h->sack[i][0] = pm_get32(o + 2 + 8 * i);
+			h->sack[i][1] = pm_get32(o + 6 + 8 * i);
 		}
 		h->nsack = (uint8_t)n;
 		break;
 	case PM_TCPOPT_TS:
 		if (olen == OPTLEN_TS) {
 			h->has_ts = true;
-			h->tsval = get32(o + 2);
-			h->tsecr = get32(o + 6);
+			h->tsval = pm_get32(o + 2);
+			h->tsecr = pm_get32(o + 6);
 		}
 		break;
 	default:
@@ -110,15 +83,15 @@ pm_tcpopt_parse(const uint8_t *frame, size_t len, size_t off, size_t seg_len,
 	doff = (size_t)(p[12] >> 4) * 4;
 	if (doff < PM_TCP_HLEN || doff > seg_len)
 		return PM_TCPOPT_HDR_LEN;
-	h->sport = get16(p);
-	h->dport = get16(p + 2);
-	h->seq = get32(p + 4);
-	h->ack = get32(p + 8);
+	h->sport = pm_get16(p);
+	h->dport = pm_get16(p + 2);
+	h->seq = pm_get32(p + 4);
+	h->ack = pm_get32(p + 8);
 	h->doff = (uint8_t)doff;
 	h->flags = p[13];
-	h->wnd = get16(p + 14);
-	h->csum = get16(p + 16);
-	h->urp = get16(p + 18);
+	h->wnd = pm_get16(p + 14);
+	h->csum = pm_get16(p + 16);
+	h->urp = pm_get16(p + 18);
 	h->has_mss = false;
 	h->mss = 0;
 	h->has_ws = false;
@@ -258,8 +231,8 @@ put_ts(uint8_t *o, const struct pm_tcp_hdr *h)
 {
 	o[0] = PM_TCPOPT_TS;
 	o[1] = OPTLEN_TS;
-	put32(o + 2, h->tsval);
-	put32(o + 6, h->tsecr);
+	pm_put32(o + 2, h->tsval);
+	pm_put32(o + 6, h->tsecr);
 	return o + OPTLEN_TS;
 }
 
@@ -271,8 +244,8 @@ put_sack(uint8_t *o, const struct pm_tcp_hdr *h)
 	o[0] = PM_TCPOPT_SACK;
 	o[1] = (uint8_t)(2 + OPTLEN_SACK_BLOCK * h->nsack);
 	for (i = 0; i < h->nsack; i++) {
-		put32(o + 2 + 8 * i, h->sack[i][0]);
-		put32(o + 6 + 8 * i, h->sack[i][1]);
+		pm_put32(o + 2 + 8 * i, h->sack[i][0]);
+		pm_put32(o + 6 + 8 * i, h->sack[i][1]);
 	}
 	return o + 2 + OPTLEN_SACK_BLOCK * h->nsack;
 }
@@ -282,7 +255,7 @@ put_mss(uint8_t *o, const struct pm_tcp_hdr *h)
 {
 	o[0] = PM_TCPOPT_MSS;
 	o[1] = OPTLEN_MSS;
-	put16(o + 2, h->mss);
+	pm_put16(o + 2, h->mss);
 	return o + OPTLEN_MSS;
 }
 
@@ -356,15 +329,15 @@ pm_tcpopt_build(uint8_t *buf, size_t size, const struct pm_tcp_hdr *h)
 		return hlen;
 	if (size < (size_t)hlen)
 		return -ENOSPC;
-	put16(buf, h->sport);
-	put16(buf + 2, h->dport);
-	put32(buf + 4, h->seq);
-	put32(buf + 8, h->ack);
+	pm_put16(buf, h->sport);
+	pm_put16(buf + 2, h->dport);
+	pm_put32(buf + 4, h->seq);
+	pm_put32(buf + 8, h->ack);
 	buf[12] = (uint8_t)((hlen / 4) << 4);	/* reserved bits zero */
 	buf[13] = h->flags;
-	put16(buf + 14, h->wnd);
-	put16(buf + 16, 0);
-	put16(buf + 18, h->urp);
+	pm_put16(buf + 14, h->wnd);
+	pm_put16(buf + 16, 0);
+	pm_put16(buf + 18, h->urp);
 	if (conventional_len(h) <= PM_TCP_OPT_MAX)
 		write_conventional(buf + PM_TCP_HLEN, h);
 	else
@@ -390,21 +363,21 @@ pm_tcpopt_segment(uint8_t *buf, size_t size, const struct pm_addr *src,
 	if (size < out || PM_IPV4_HLEN + seg_len > 0xffff)
 		return -ENOSPC;
 	memset(buf, 0, PM_ETH_HLEN);
-	put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_IPV4);
+	pm_put16(buf + 2 * PM_ETH_ALEN, PM_ETHERTYPE_IPV4);
 	iph[0] = 0x45;
 	iph[1] = 0;
-	put16(iph + 2, (uint16_t)(PM_IPV4_HLEN + seg_len));
-	put16(iph + 4, ip_id);
-	put16(iph + 6, 0x4000);	/* DF, for path MTU discovery (RFC 1191) */
+	pm_put16(iph + 2, (uint16_t)(PM_IPV4_HLEN + seg_len));
+	pm_put16(iph + 4, ip_id);
+	pm_put16(iph + 6, 0x4000);	/* DF, for path MTU discovery (RFC 1191) */
 	iph[8] = PM_L3_REPLY_TTL;
 	iph[9] = PM_IPPROTO_TCP;
-	put16(iph + 10, 0);
+	pm_put16(iph + 10, 0);
 	memcpy(iph + 12, src->bytes, 4);
 	memcpy(iph + 16, dst->bytes, 4);
-	put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
+	pm_put16(iph + 10, pm_cksum(iph, PM_IPV4_HLEN));
 	(void)pm_tcpopt_build(tcp, (size_t)hlen, h);
 	if (plen > 0)
 		memcpy(tcp + hlen, payload, plen);
-	put16(tcp + 16, pm_tcpopt_csum(tcp, seg_len, src, dst));
+	pm_put16(tcp + 16, pm_tcpopt_csum(tcp, seg_len, src, dst));
 	return (int)out;
 }
