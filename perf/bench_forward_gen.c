@@ -214,7 +214,8 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 	};
 	inet_pton(AF_INET, "192.0.2.2", &o->src_ip);
 	inet_pton(AF_INET, "192.0.2.1", &o->dst_ip);
-	for (i = 1; i < argc; i++) {
+	/* Options come in pairs: the loop steps over the value itself. */
+	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		bool ok;
 
@@ -258,7 +259,6 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			goto bad;
 		if (strcmp(a, "--label") == 0)
 			o->label = v;
-		i++;
 	}
 	return 0;
 bad:
