@@ -80,6 +80,10 @@ struct sess {
 	uint32_t ack_c, ack_b;		/* spliced: last ack we sent on */
 };
 
+/* The issue's budget: a spliced session in at most 256 bytes (its two
+ * flow-table slots come on top: 2 x 16 bytes at load <= 1/2). */
+_Static_assert(sizeof(struct sess) <= 256, "a spliced session must fit in 256 bytes");
+
 struct pre {
 	struct pm_tcb ct, bt;
 	struct pm_imap im;

@@ -12,7 +12,7 @@ backends) and five Dovecot instances (backend_lab.py) at 198.51.100.1-5:
 postmux-control (director_mail_servers = the five) and postmux-dataplane
 with the client and backend ports (net_af_packet) and an IMAP listener on
 the VIP 192.0.2.10:143. From the client namespace, with Python's imaplib:
-1. USERS users log in through the VIP; each lands on the backend that
+1. 230 users log in through the VIP; each lands on the backend that
    `doveadm director status <user> -a <admin socket>` names (the backend's
    post-login ID reply says which backend it is), and a NOOP, a SELECT and
    a LOGOUT work through the splice.
@@ -25,7 +25,8 @@ the VIP 192.0.2.10:143. From the client namespace, with Python's imaplib:
 5. Kicks on live sessions: `doveadm director kick <user>` closes exactly
    that user's session; `doveadm director update <host> 0` and `flush
    <host>` close exactly the sessions on that backend (after the kick
-   delay); the others go on.
+   delay); `move <user> <host>` closes exactly that user's session and
+   pins it there; the others go on.
 6. A stopped backend: NO [UNAVAILABLE] after the retries (about 3 s), and
    no pre-login session is left.
 """
@@ -50,7 +51,7 @@ WORKERS = int(os.environ.get("PM_WORKERS", "1"))
 PREFIX = "i%d%d" % (WORKERS, os.getpid() % 1000)
 VIP = "192.0.2.10"
 BACKENDS = ["198.51.100.%d" % i for i in range(1, 6)]
-USERS = ["user%03d" % i for i in range(40)]
+USERS = ["user%03d" % i for i in range(230)]
 
 CLIENT = r"""
 import imaplib, socket, sys, time
@@ -109,7 +110,12 @@ elif mode == "one":
         print("ok", backend_of(m))
     except imaplib.IMAP4.error as e:
         print("no %s %.1f" % (e, time.time() - t))
-    m.logout()
+    except Exception as e:
+        print("exception %r %.1f" % (e, time.time() - t))
+    try:
+        m.logout()
+    except Exception:
+        pass
 elif mode == "auth":
     # AUTHENTICATE PLAIN with SASL-IR (imaplib sends the response on the
     # command line when the server has SASL-IR) and without (by hand), and
@@ -398,7 +404,13 @@ def stopped_backend(kv, admin, stats, lab):
         return
     pid = int(open(os.path.join(lab.bdir(5), "run", "master.pid")).read())
     os.kill(pid, signal.SIGTERM)
-    time.sleep(1.0)
+    # Stopped means: nothing accepts on its IMAP port any more (the master's
+    # children may outlive it for a moment).
+    probe = ("import socket,sys\ntry:\n socket.create_connection((sys.argv[1],143),1)"
+             "\n print('open')\nexcept OSError:\n print('closed')")
+    check(wait_for(lambda: run(["ip", "netns", "exec", kv["backend_ns"], sys.executable,
+                                "-c", probe, dead]).stdout.strip() == "closed", 15),
+          "backend %s stopped" % dead)
     r = run(["ip", "netns", "exec", kv["client_ns"], sys.executable, "-c", CLIENT, VIP, "one",
              user])
     out = r.stdout.strip()
@@ -453,6 +465,17 @@ def kicks(kv, admin):
         check(a2 == a - on_host, "update 0 + flush %s (%s) closed exactly its %d sessions: "
               "alive %s" % (addr, host, len(on_host), sorted(a2)))
         run(["doveadm", "director", "update", addr, "100", "-a", admin])
+        # move: the user's session is closed, the user now maps elsewhere.
+        mover = next(u for u in sorted(a2) if where[u] != "backend-1")
+        r = run(["doveadm", "director", "move", mover, BACKENDS[0], "-a", admin])
+        check(r.returncode == 0, "doveadm director move %s %s: %s" % (mover, BACKENDS[0],
+                                                                     r.stderr))
+        time.sleep(3.5)
+        a3 = alive()
+        check(a3 == a2 - {mover}, "move closed exactly %s's session: alive %s"
+              % (mover, sorted(a3)))
+        check(director_host(admin, mover) == BACKENDS[0], "and %s is pinned to %s now"
+              % (mover, BACKENDS[0]))
     finally:
         p.stdin.close()
         p.wait(timeout=30)
