@@ -24,7 +24,10 @@
  * length; the PMD frees it back once it is copied (memif copy mode) or the
  * peer has consumed it (zero-copy). The DUT thus reads the same few
  * thousand frames again and again, which mostly stay in its cache: the
- * figures are for cache-warm frames (docs/PERFORMANCE.md).
+ * figures are for cache-warm frames (docs/PERFORMANCE.md). With --fresh
+ * the generator writes every request again just before it sends it, as a
+ * sender filling new buffers would; the DUT then reads lines this CPU has
+ * just written, at the price of a slower generator.
  *
  * Every --verify-every'th received frame (1 = all) is checked against what
  * the DUT must have sent back: with --expect reply, an ICMP echo reply with
@@ -92,6 +95,7 @@ struct gen_opts {
 	unsigned int burst;
 	unsigned int verify_every;
 	enum gen_expect expect;
+	bool fresh;			/* write every request before sending it */
 	struct rte_ether_addr dst_mac;
 	uint32_t src_ip;		/* network order */
 	uint32_t dst_ip;		/* network order */
@@ -121,6 +125,7 @@ struct gen {
 	uint16_t icmp_sum0;		/* ones' complement sum of tmpl's ICMP
 					 * message, host order, checksum field 0 */
 	struct rte_mempool *req_pool;	/* the requests, built once */
+	uint16_t seq;			/* --fresh: the next sequence number */
 	unsigned int verify_in;		/* frames until the next check */
 	struct gen_counts c;
 	char first_invalid[160];	/* why the first invalid frame failed */
@@ -165,6 +170,7 @@ static const char usage_text[] =
 	"  --burst N          frames per TX and RX burst, 1..%u (default 32)\n"
 	"  --verify-every N   check every N-th received frame (default 16; 1 = all)\n"
 	"  --expect reply|mirror  echo replies (postmux) or the requests unchanged (io fwd)\n"
+	"  --fresh            write every request just before sending it (default: reuse)\n"
 	"  --src-ip A         our IPv4 address (default 192.0.2.2)\n"
 	"  --dst-ip A         the DUT's IPv4 address (default 192.0.2.1)\n"
 	"  --dst-mac M        the DUT's MAC (default 02:00:00:00:00:02)\n"
@@ -222,6 +228,10 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
 			exit(0);
+		}
+		if (strcmp(a, "--fresh") == 0) {
+			o->fresh = true;
+			continue;
 		}
 		if (v == NULL)
 			goto bad;
@@ -331,9 +341,24 @@ build_template(struct gen *g)
 	put16(icmp + 2, (uint16_t)~g->icmp_sum0);
 }
 
-/* Build the requests in every mbuf of req_pool: the template with sequence
- * number i and its checksum updated for it (RFC 1624: the template's sum
- * plus the new word); then put them back. Returns -ENOMEM if the pool
+/* Write into @m the request numbered @seq: the template, the sequence
+ * number, and the checksum updated for it (RFC 1624: the template's sum
+ * plus the new word). */
+static void
+write_request(const struct gen *g, struct rte_mbuf *m, uint16_t seq)
+{
+	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *icmp = f + ETH_HLEN + IP_HLEN;
+	uint32_t s = (uint32_t)g->icmp_sum0 + seq;
+
+	rte_memcpy(f, g->tmpl, g->len);
+	s = (s & 0xffff) + (s >> 16);
+	put16(icmp + 6, seq);
+	put16(icmp + 2, (uint16_t)~s);
+}
+
+/* Write a request into every mbuf of a new req_pool (sequence numbers
+ * 0..GEN_REQUESTS-1), then put them back. Returns -ENOMEM if the pool
  * cannot be created or emptied. */
 static int
 build_requests(struct gen *g)
@@ -345,16 +370,8 @@ build_requests(struct gen *g)
 					      RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (g->req_pool == NULL || rte_pktmbuf_alloc_bulk(g->req_pool, all, GEN_REQUESTS) != 0)
 		return -ENOMEM;
-	for (i = 0; i < GEN_REQUESTS; i++) {
-		uint8_t *f = rte_pktmbuf_mtod(all[i], uint8_t *);
-		uint8_t *icmp = f + ETH_HLEN + IP_HLEN;
-		uint32_t s = (uint32_t)g->icmp_sum0 + i;
-
-		memcpy(f, g->tmpl, g->len);
-		s = (s & 0xffff) + (s >> 16);
-		put16(icmp + 6, (uint16_t)i);
-		put16(icmp + 2, (uint16_t)~s);
-	}
+	for (i = 0; i < GEN_REQUESTS; i++)
+		write_request(g, all[i], (uint16_t)i);
 	rte_pktmbuf_free_bulk(all, GEN_REQUESTS);
 	return 0;
 }
@@ -458,6 +475,8 @@ run(struct gen *g, uint64_t until, bool send, struct rte_mbuf **txb, unsigned in
 			if (rte_pktmbuf_alloc_bulk(g->req_pool, txb, g->o.burst) != 0)
 				continue;
 			for (i = 0; i < g->o.burst; i++) {
+				if (g->o.fresh)
+					write_request(g, txb[i], g->seq++);
 				txb[i]->data_len = (uint16_t)g->len;
 				txb[i]->pkt_len = g->len;
 			}
@@ -600,9 +619,10 @@ main(int argc, char **argv)
 	}
 	g.verify_in = 1;	/* the first frame is checked */
 	rte_ether_format_addr(mac, sizeof(mac), &g.mac);
-	printf("gen %s: %s, port %u MAC %s, lcore %u, %u-byte frames (%u in the mbuf), "
+	printf("gen %s: %s, port %u MAC %s, lcore %u, %u-byte frames (%u in the mbuf, %s), "
 	       "burst %u, expect %s\n", g.o.label, rte_version(), g.port, mac, rte_lcore_id(),
-	       g.o.frame_bytes, g.len, g.o.burst,
+	       g.o.frame_bytes, g.len, g.o.fresh ? "written for every send" : "reused",
+	       g.o.burst,
 	       g.o.expect == GEN_EXPECT_REPLY ? "echo replies" : "the requests mirrored");
 	fflush(stdout);
 
@@ -667,11 +687,12 @@ main(int argc, char **argv)
 	       "\"tx_mpps\":%.4f,\"rx_mpps\":%.4f,\"tx_short_pct\":%.2f,\"rx_empty_pct\":%.2f,"
 	       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"not_returned\":%" PRId64 ","
 	       "\"verified\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"link_s\":%.3f,"
-	       "\"cpu_pct\":%.1f,\"ok\":%s}\n",
+	       "\"cpu_pct\":%.1f,\"fresh\":%s,\"ok\":%s}\n",
 	       g.o.label, g.o.frame_bytes, secs, (double)w.tx / secs / 1e6,
 	       (double)w.rx / secs / 1e6, pct(w.tx_short, w.tx_calls), pct(w.rx_empty, w.rx_calls),
 	       g.c.tx, g.c.rx, (int64_t)(g.c.tx - g.c.rx), g.c.verified, g.c.invalid, link_s,
-	       100 * (cpu1 - cpu0) / secs, status == 0 ? "true" : "false");
+	       100 * (cpu1 - cpu0) / secs, g.o.fresh ? "true" : "false",
+	       status == 0 ? "true" : "false");
 	fflush(stdout);
 	wait_peer_gone(&g);
 	rte_eth_dev_stop(g.port);
