@@ -478,8 +478,9 @@ handle(struct pm_worker *w, struct pm_worker_port *p, struct rte_mbuf *m, bool f
 		handle_arp(w, p, m, &pkt, from_inbox);
 		return;
 	}
-	owner = owner_of(p, &pkt, frame, len);
-	if (owner != w->index && owner < w->nworkers && !from_inbox) {
+	/* With one worker every flow is ours: no hash. */
+	owner = w->nworkers > 1 && !from_inbox ? owner_of(p, &pkt, frame, len) : w->index;
+	if (owner != w->index && owner < w->nworkers) {
 		/* The owner handles it and answers on its own TX queue. */
 		if (rte_ring_mp_enqueue(w->inboxes[owner], m) != 0) {
 			drop(w, m, PM_DROP_WRONG_LCORE_RING_FULL);
