@@ -396,7 +396,7 @@ def port_checks(ctl, control, dataplane, kv, prefix, tmp):
             g = n.split(".")[0]
             if not groups or groups[-1] != g:
                 groups.append(g)
-        check(groups == ["director", "ctl", "port", "lcore", "drop"],
+        check(groups == ["director", "ctl", "port", "lcore", "drop", "kicks"],
               "with a port: counter groups in order %s" % groups)
         check(names[:16] == DIRECTOR + CTL, "with a port: fixed counters first: %s"
               % names[:16])
