@@ -53,6 +53,7 @@ enum sess_state {
 };
 
 #define KICKED_MS	5000	/* how long a kicked session answers with RSTs */
+#define FINISHED_MS	5000	/* how long a session lingers after both FINs */
 
 #define F_CFIN		0x01	/* spliced: the client sent FIN */
 #define F_BFIN		0x02	/* spliced: the backend sent FIN */
@@ -852,6 +853,16 @@ min64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
+/* A spliced session after a FIN: half-closed, it may go on for
+ * closing_timeout; with both FINs seen only the last ACKs are left. */
+static uint64_t
+closing_ms(const struct pm_engine *e, const struct sess *s)
+{
+	if ((s->flags & (F_CFIN | F_BFIN)) == (F_CFIN | F_BFIN))
+		return e->p.closing_timeout_ms < FINISHED_MS ? e->p.closing_timeout_ms : FINISHED_MS;
+	return e->p.closing_timeout_ms;
+}
+
 static void
 rearm(struct pm_engine *e, struct sess *s)
 {
@@ -861,7 +872,7 @@ rearm(struct pm_engine *e, struct sess *s)
 	if (s->state == S_SPLICED)
 		d = min64(s->last_ms + e->p.idle_timeout_ms, s->refresh_at);
 	else if (s->state == S_CLOSING)
-		d = s->last_ms + e->p.closing_timeout_ms;
+		d = s->last_ms + closing_ms(e, s);
 	else if (s->state == S_KICKED)
 		d = s->last_ms + KICKED_MS;
 	if (pr != NULL) {
@@ -1147,7 +1158,7 @@ spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t le
 		s->flags |= side == 0 ? F_CFIN : F_BFIN;
 	if (rst) {
 		sess_free(e, s);
-	} else if ((th->flags & PM_TCP_FIN) && s->state == S_SPLICED) {
+	} else if (th->flags & PM_TCP_FIN) {
 		s->state = S_CLOSING;
 		rearm(e, s);
 	}
@@ -1177,6 +1188,16 @@ pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm
 	if (v == PM_FLOWTAB_EMPTY)
 		return no_session(e, &f, ip, th, payload, now_ms, reason);
 	s = &e->sess[v >> 1];
+	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_SYN && (v & 1) == 0 &&
+	    (s->state == S_KICKED ||
+	     (s->state == S_CLOSING && (s->flags & (F_CFIN | F_BFIN)) == (F_CFIN | F_BFIN)))) {
+		/* The client reuses the 4-tuple of a session that is over
+		 * (its side needs no TIME_WAIT when the server closed first):
+		 * forget the old one, as a TCP in TIME_WAIT accepts a new SYN
+		 * (RFC 1122 4.2.2.13). */
+		sess_free(e, s);
+		return no_session(e, &f, ip, th, payload, now_ms, reason);
+	}
 	if (s->state == S_SPLICED || s->state == S_CLOSING || s->state == S_KICKED)
 		return spliced(e, s, (int)(v & 1), frame, len, ip, th, now_ms, dst, adj, reason);
 	pr = pre_of(e, s);
@@ -1244,7 +1265,7 @@ on_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
 	(void)w;
 	if (s->state == S_SPLICED || s->state == S_CLOSING || s->state == S_KICKED) {
 		uint64_t limit = s->state == S_SPLICED ? e->p.idle_timeout_ms :
-			s->state == S_KICKED ? KICKED_MS : e->p.closing_timeout_ms;
+			s->state == S_KICKED ? KICKED_MS : closing_ms(e, s);
 
 		if (now >= s->last_ms + limit) {
 			e->stats.timeouts++;

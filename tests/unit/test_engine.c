@@ -673,6 +673,37 @@ test_engine_pipelined_logout_before_splice(void **state)
 	assert_int_equal(pm_engine_sessions(H.e), 0);
 }
 
+/* After a spliced session ended with both FINs, the client may reuse its
+ * port at once (it closed second: no TIME_WAIT on its side): the new SYN
+ * starts a new session instead of being dropped. */
+static void
+test_engine_reused_tuple_after_close_is_accepted(void **state)
+{
+	struct pm_tcb_params tp;
+
+	(void)state;
+	run(20);
+	login("pass");
+	run(50);
+	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
+	client_send("b LOGOUT\r\n");
+	run(50);
+	pm_tcb_close(&H.client->t);
+	peer_flush(H.client);
+	run(100);
+	assert_int_equal(pm_engine_sessions(H.e), 1);	/* lingering */
+	/* The same port again, a new ISN. */
+	peer_init(H.client, client_s, 40000, vip_s, 143);
+	tp = peer_params(H.client);
+	assert_int_equal(pm_tcb_init_active(&H.client->t, &tp, 0x12345678u, H.now), 0);
+	peer_flush(H.client);
+	run(50);
+	assert_int_equal(pm_tcb_state(&H.client->t), PM_TCB_ESTABLISHED);
+	assert_non_null(strstr(client_text(), "* OK [CAPABILITY"));
+	run(6000);
+	assert_int_equal(pm_engine_sessions(H.e), 1);	/* the old one is gone */
+}
+
 static uint32_t
 fnv(const char *s)
 {
@@ -874,6 +905,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_engine_reused_tuple_after_close_is_accepted,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_engine_spliced_session_refreshes_pin_then_idles_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_dead_backend_gives_unavailable, setup,
