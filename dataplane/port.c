@@ -854,6 +854,7 @@ pm_ports_stop(struct pm_ports *pp)
 	unsigned int w;
 	int r;
 
+	/* Telemetry first: its callbacks may wait for a worker. */
 	pthread_mutex_lock(&tel_lock);
 	tel_ports = NULL;
 	pthread_mutex_unlock(&tel_lock);

@@ -305,27 +305,34 @@ send_segment(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_h
 	e->ops.tx_send(e->ops.arg, hd, (size_t)n, &dst);
 }
 
-/* A RST answering the segment @th of flow @f (RFC 9293 3.10.7.1). */
+/* A RST on flow @f with sequence number @seq; with @has_ack, also ACK
+ * @ack. */
 static void
-send_rst(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *th,
-	 size_t plen)
+send_rst_seq(struct pm_engine *e, const struct pm_flow *f, uint32_t seq, bool has_ack,
+	     uint32_t ack)
 {
 	struct pm_tcp_hdr h;
 
 	memset(&h, 0, sizeof(h));
 	h.sport = f->lport;
 	h.dport = f->rport;
-	if (th->flags & PM_TCP_ACK) {
-		h.seq = th->ack;
-		h.flags = PM_TCP_RST;
-	} else {
-		h.seq = 0;
-		h.ack = th->seq + (uint32_t)plen + !!(th->flags & PM_TCP_SYN) +
-			!!(th->flags & PM_TCP_FIN);
-		h.flags = PM_TCP_RST | PM_TCP_ACK;
-	}
+	h.seq = seq;
+	h.ack = has_ack ? ack : 0;
+	h.flags = PM_TCP_RST | (has_ack ? PM_TCP_ACK : 0);
 	e->stats.rst_sent++;
 	send_segment(e, f, &h, NULL, 0);
+}
+
+/* A RST answering the segment @th of flow @f (RFC 9293 3.10.7.1). */
+static void
+send_rst(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *th,
+	 size_t plen)
+{
+	if (th->flags & PM_TCP_ACK)
+		send_rst_seq(e, f, th->ack, false, 0);
+	else
+		send_rst_seq(e, f, 0, true, th->seq + (uint32_t)plen +
+			     !!(th->flags & PM_TCP_SYN) + !!(th->flags & PM_TCP_FIN));
 }
 
 /* Send what @t has to send on flow @f. */
@@ -721,7 +728,6 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 	struct pre *pr = pre_of(e, s);
 	struct pm_imapback_buf tb, tc;
 	enum pm_imapback_status st = PM_IMAPBACK_AGAIN;
-	const struct pm_imap_login *lg;
 	struct pm_buf out;
 	const char *caps;
 
@@ -752,8 +758,6 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 	}
 	if (s->state != S_BLOGIN)
 		return true;
-	lg = pm_imap_login(&pr->im);
-	(void)lg;
 	pm_buf_init(&out, pr->scratch, sizeof(pr->scratch));
 	switch (st) {
 	case PM_IMAPBACK_AGAIN:
@@ -1207,21 +1211,6 @@ pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm
 	return PM_ENGINE_CONSUMED;
 }
 
-/* A RST on flow @f with sequence number @seq (and @ack). */
-static void
-send_rst_seq(struct pm_engine *e, const struct pm_flow *f, uint32_t seq, uint32_t ack)
-{
-	struct pm_tcp_hdr h;
-
-	memset(&h, 0, sizeof(h));
-	h.sport = f->lport;
-	h.dport = f->rport;
-	h.seq = seq;
-	h.ack = ack;
-	h.flags = PM_TCP_RST | PM_TCP_ACK;
-	e->stats.rst_sent++;
-	send_segment(e, f, &h, NULL, 0);
-}
 
 size_t
 pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *except,
@@ -1241,8 +1230,8 @@ pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *ex
 		    memcmp(except->bytes, s->bf.raddr, 4) == 0)
 			continue;
 		/* Both sides at once (Dovecot closes abruptly, no BYE). */
-		send_rst_seq(e, &s->cf, s->nxt_c, s->ack_c);
-		send_rst_seq(e, &s->bf, s->nxt_b, s->ack_b);
+		send_rst_seq(e, &s->cf, s->nxt_c, true, s->ack_c);
+		send_rst_seq(e, &s->bf, s->nxt_b, true, s->ack_b);
 		s->state = S_KICKED;
 		s->last_ms = now_ms;
 		rearm(e, s);
