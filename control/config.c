@@ -286,6 +286,14 @@ set_prelogin(struct pm_config *c, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+static int
+set_syn_backlog(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	if (parse_uint(v, 0, 1u << 20, &c->syn_backlog) < 0)
+		return why_fmt(why, whylen, "'%s' is not a number from 0 to %u", v, 1u << 20);
+	return 0;
+}
+
 /* Copy the next blank-separated word of *@p into @dst (@size bytes).
  * Returns its length, 0 at the end, or -ENOSPC (too long). */
 static int
@@ -615,6 +623,7 @@ static const struct setting settings[] = {
 	{ "postmux_lcores", set_lcores },
 	{ "postmux_sessions", set_sessions },
 	{ "postmux_prelogin_sessions", set_prelogin },
+	{ "postmux_syn_backlog", set_syn_backlog },
 	{ "postmux_route", set_route },	/* repeatable */
 	{ "postmux_vip", set_vip },	/* repeatable */
 	{ "postmux_listener", set_listener },	/* repeatable */
@@ -648,6 +657,7 @@ pm_config_defaults(struct pm_config *c)
 	c->lcores = 1;
 	c->sessions = 1u << 20;
 	c->prelogin = 1024;
+	c->syn_backlog = 4096;
 	pm_neigh_params_defaults(&c->neigh);
 }
 

@@ -105,6 +105,7 @@ struct pm_config {
 	uint32_t lcores;			/* worker lcores, default 1 */
 	uint32_t sessions;			/* per worker lcore, default 2^20 */
 	uint32_t prelogin;			/* of them in pre-login, default 1024 */
+	uint32_t syn_backlog;			/* SYN-ACKs remembered, default 4096 */
 
 	/* postmux_route lines in file order; validated against the ports
 	 * (pm_config_routes() builds the table). */

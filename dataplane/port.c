@@ -710,6 +710,7 @@ engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_
 	pm_engine_params_defaults(ep);
 	ep->sessions = cfg->sessions;
 	ep->prelogin = cfg->prelogin;
+	ep->syn_backlog = cfg->syn_backlog;
 	/* As Dovecot's proxies: refresh live users' pins every
 	 * director_user_expire / 2. */
 	ep->refresh_ms = cfg->director.user_expire_s * 1000u / 2;
@@ -957,6 +958,7 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 		LCORE_COUNTER(kicks);
 		LCORE_COUNTER(sessions);
 		LCORE_COUNTER(prelogin);
+		LCORE_COUNTER(syn_backlog);
 		if (wk->engine != NULL) {
 			static const char *const tcp_names[] = {
 #define TCP_NAME(name) #name,

@@ -619,6 +619,7 @@ tick(struct pm_worker *w)
 
 		set(&w->stats.sessions, pm_engine_sessions(w->engine));
 		set(&w->stats.prelogin, pm_engine_prelogin(w->engine));
+		set(&w->stats.syn_backlog, pm_engine_syn_backlog(w->engine));
 #define TCP_COPY(name) set(&w->stats.tcp[i++], es->name);
 		PM_WORKER_TCP_NAMES(TCP_COPY)
 #undef TCP_COPY

@@ -73,9 +73,9 @@ struct pm_worker_kick {
 /* The TCP engine's counters the worker publishes, in the order of struct
  * pm_engine_stats (names for the counters: "lcore.<n>.tcp.<name>"). */
 #define PM_WORKER_TCP_NAMES(X) \
-	X(syn_cookies) X(accepted) X(refused_full) X(rst_sent) X(logins) \
+	X(syn_cookies) X(syn_ack_retrans) X(syn_backlog_full) X(accepted) X(refused_full) X(rst_sent) X(logins) \
 	X(backend_connects) X(login_ok) X(login_failed) X(login_unavailable) \
-	X(splices) X(forwarded) X(stale) X(timeouts) X(closed) X(tx_nobuf) X(kicked) \
+	X(splices) X(forwarded) X(stale) X(stale_acked) X(timeouts) X(closed) X(tx_nobuf) X(kicked) \
 	X(refreshes)
 #define PM_WORKER_TCP_COUNT_(n) + 1
 #define PM_WORKER_TCP_COUNTERS (0 PM_WORKER_TCP_NAMES(PM_WORKER_TCP_COUNT_))
@@ -131,6 +131,7 @@ struct pm_worker_stats {
 	_Atomic uint64_t kicks;		/* kicks received */
 	_Atomic uint64_t sessions;	/* TCP sessions in use (a gauge) */
 	_Atomic uint64_t prelogin;	/* of them in pre-login (a gauge) */
+	_Atomic uint64_t syn_backlog;	/* SYN-ACKs remembered (a gauge) */
 	/* The engine's counters (struct pm_engine_stats), copied every tick. */
 	_Atomic uint64_t tcp[PM_WORKER_TCP_COUNTERS];
 	_Atomic uint64_t drop[PM_DROP__COUNT];

@@ -37,6 +37,11 @@
 #define PORT_LO		10000		/* local ports towards backends */
 #define PORT_HI		65535
 #define PORT_TRIES	4096
+#define SYN_TAG		0x80000000u	/* flow value: a SYN backlog entry */
+#define SYN_SLOTS	1024		/* x 100 ms: 102 s a revolution */
+#define SYN_TICK_MS	100
+#define SYN_RTO_MS	1000		/* RFC 6298's initial RTO */
+#define SYN_RETRIES	5		/* Linux's tcp_synack_retries */
 
 enum sess_state {
 	S_FREE = 0,
@@ -79,11 +84,27 @@ struct sess {
 	uint32_t nxt_c, nxt_b;		/* spliced: next sequence number the
 					 * client / backend expects from us */
 	uint32_t ack_c, ack_b;		/* spliced: last ack we sent on */
+	uint16_t wnd_c, wnd_b;		/* spliced: last window field we sent on */
 };
 
 /* The issue's budget: a spliced session in at most 256 bytes (its two
  * flow-table slots come on top: 2 x 16 bytes at load <= 1/2). */
 _Static_assert(sizeof(struct sess) <= 256, "a spliced session must fit in 256 bytes");
+
+/* A SYN we answered while the backlog had room: enough to send the same
+ * SYN-ACK again. The cookie stays the authority; this only makes up for a
+ * lost SYN-ACK or a lost final ACK, which a server-speaks-first protocol
+ * cannot recover from otherwise (the client waits for the greeting). */
+struct syn {
+	struct pm_timer timer;
+	struct pm_flow f;
+	uint32_t iss;			/* our cookie ISN */
+	uint32_t irs;			/* the client's ISN */
+	uint32_t next_free;
+	uint8_t tries;			/* SYN-ACKs sent again */
+	uint8_t ws;			/* announce window scale */
+	uint8_t sack;			/* announce SACK-permitted */
+};
 
 struct pre {
 	struct pm_tcb ct, bt;
@@ -108,6 +129,10 @@ struct pm_engine {
 	struct pm_siphash_key idkey;
 	struct pm_timer_wheel wheel;
 	struct pm_timer_link *slots;
+	struct pm_timer_wheel syn_wheel;
+	struct pm_timer_link *syn_slots;
+	struct syn *syns;
+	uint32_t free_syn, nsyn;
 	struct sess *sess;
 	struct pre *pres;
 	struct pm_flowtab *flows;
@@ -133,6 +158,7 @@ pm_engine_params_defaults(struct pm_engine_params *p)
 	memset(p, 0, sizeof(*p));
 	p->sessions = 65536;
 	p->prelogin = 1024;
+	p->syn_backlog = 4096;
 	p->mss = 1460;
 	p->wscale = 7;
 	p->login_timeout_ms = 60000;
@@ -148,7 +174,8 @@ static bool
 params_ok(const struct pm_engine_params *p)
 {
 	return p->sessions > 0 && p->sessions <= PM_FLOWTAB_MAX / 2 && p->prelogin > 0 &&
-	       p->prelogin <= p->sessions && p->nlisteners <= PM_ENGINE_LISTENERS_MAX &&
+	       p->prelogin <= p->sessions && p->syn_backlog <= PM_ENGINE_SYN_BACKLOG_MAX &&
+	       p->nlisteners <= PM_ENGINE_LISTENERS_MAX &&
 	       (p->nlisteners == 0 || p->listeners != NULL) && p->mss >= 536 &&
 	       p->wscale >= 0 && p->wscale <= 14 && p->login_timeout_ms > 0 &&
 	       p->connect_timeout_ms > 0 && p->idle_timeout_ms > 0 &&
@@ -158,7 +185,7 @@ params_ok(const struct pm_engine_params *p)
 
 /* Offsets of the parts in the engine's block. */
 struct layout {
-	size_t slots, sess, pres, ubucket, flows, total;
+	size_t slots, syn_slots, syns, sess, pres, ubucket, flows, total;
 	uint32_t nbuckets;
 };
 
@@ -169,11 +196,13 @@ layout(const struct pm_engine_params *p, struct layout *l)
 
 	if (!params_ok(p))
 		return false;
-	fsize = pm_flowtab_memsize(2 * p->sessions);
+	fsize = pm_flowtab_memsize(2 * p->sessions + p->syn_backlog);
 	if (fsize == 0)
 		return false;
 	l->slots = align64(sizeof(struct pm_engine));
-	l->sess = align64(l->slots + TIMER_SLOTS * sizeof(struct pm_timer_link));
+	l->syn_slots = align64(l->slots + TIMER_SLOTS * sizeof(struct pm_timer_link));
+	l->syns = align64(l->syn_slots + SYN_SLOTS * sizeof(struct pm_timer_link));
+	l->sess = align64(l->syns + (size_t)p->syn_backlog * sizeof(struct syn));
 	l->pres = align64(l->sess + (size_t)p->sessions * sizeof(struct sess));
 	l->ubucket = align64(l->pres + (size_t)p->prelogin * sizeof(struct pre));
 	for (l->nbuckets = 1; l->nbuckets < p->sessions; l->nbuckets <<= 1)
@@ -214,6 +243,15 @@ pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
 	e->slots = (struct pm_timer_link *)(base + l.slots);
 	if (pm_timer_wheel_init(&e->wheel, e->slots, TIMER_SLOTS, TIMER_TICK_MS, now_ms) != 0)
 		return NULL;
+	e->syn_slots = (struct pm_timer_link *)(base + l.syn_slots);
+	if (pm_timer_wheel_init(&e->syn_wheel, e->syn_slots, SYN_SLOTS, SYN_TICK_MS, now_ms) != 0)
+		return NULL;
+	e->syns = (struct syn *)(base + l.syns);
+	for (i = 0; i < p->syn_backlog; i++) {
+		pm_timer_init(&e->syns[i].timer);
+		e->syns[i].next_free = i + 1 < p->syn_backlog ? i + 1 : NONE;
+	}
+	e->free_syn = p->syn_backlog > 0 ? 0 : NONE;
 	e->sess = (struct sess *)(base + l.sess);
 	e->pres = (struct pre *)(base + l.pres);
 	e->flows = (struct pm_flowtab *)(base + l.flows);
@@ -221,7 +259,8 @@ pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
 	e->umask = l.nbuckets - 1;
 	for (i = 0; i < l.nbuckets; i++)
 		e->ubucket[i] = NONE;
-	if (pm_flowtab_init(e->flows, size - l.flows, 2 * p->sessions, p->flow_key) != 0)
+	if (pm_flowtab_init(e->flows, size - l.flows, 2 * p->sessions + p->syn_backlog,
+			    p->flow_key) != 0)
 		return NULL;
 	for (i = 0; i < p->sessions; i++) {
 		memset(&e->sess[i], 0, sizeof(e->sess[i]));
@@ -807,6 +846,14 @@ pump(struct pm_tcb *from, struct pm_tcb *to)
 	}
 }
 
+/* The window field that announces @wnd bytes at shift @ws (-1: none). */
+static uint16_t
+wnd_field(uint32_t wnd, int8_t ws)
+{
+	wnd >>= ws > 0 ? ws : 0;
+	return (uint16_t)(wnd > 0xffff ? 0xffff : wnd);
+}
+
 static void
 do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
 {
@@ -843,6 +890,8 @@ do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
 	s->nxt_b = bi.snd_nxt;
 	s->ack_c = ci.rcv_nxt;
 	s->ack_b = bi.rcv_nxt;
+	s->wnd_c = wnd_field(ci.rcv_wnd, ci.rcv_wscale);
+	s->wnd_b = wnd_field(bi.rcv_wnd, bi.rcv_wscale);
 	pre_free(e, s);
 	s->state = S_SPLICED;
 	s->refresh_at = now + e->p.refresh_ms;
@@ -979,13 +1028,54 @@ drive(struct pm_engine *e, struct sess *s, uint64_t now)
 
 /* ---- input ------------------------------------------------------------------ */
 
+static enum pm_engine_verdict no_session(struct pm_engine *e, const struct pm_flow *f,
+					const struct pm_l3_ipv4 *ip, const struct pm_tcp_hdr *th,
+					const uint8_t *payload, uint64_t now, enum pm_drop *reason);
+
+/* Our SYN-ACK on flow @f: ISN @iss, acknowledging the client's ISN @irs;
+ * window scale and SACK-permitted only if the client offered them, never
+ * timestamps (the splice does not translate them). */
+static void
+send_syn_ack(struct pm_engine *e, const struct pm_flow *f, uint32_t iss, uint32_t irs,
+	     bool ws, bool sack)
+{
+	struct pm_tcp_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.seq = iss;
+	h.sport = f->lport;
+	h.dport = f->rport;
+	h.ack = irs + 1;
+	h.flags = PM_TCP_SYN | PM_TCP_ACK;
+	h.wnd = CR_SIZE;
+	h.has_mss = true;
+	h.mss = e->p.mss;
+	h.has_ws = ws;
+	h.ws = (uint8_t)e->p.wscale;
+	h.sack_ok = sack;
+	send_segment(e, f, &h, NULL, 0);
+}
+
+/* Take @f's SYN backlog entry @i out of the table. */
+static void
+syn_forget(struct pm_engine *e, uint32_t i)
+{
+	struct syn *y = &e->syns[i];
+
+	pm_timer_cancel(&e->syn_wheel, &y->timer);
+	(void)pm_flowtab_remove(e->flows, &y->f);
+	y->next_free = e->free_syn;
+	e->free_syn = i;
+	e->nsyn--;
+}
+
 static void
 syn_ack(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *th,
 	uint64_t now)
 {
 	struct pm_cookie_tuple t;
 	struct pm_cookie_opts req, enc;
-	struct pm_tcp_hdr h;
+	uint32_t iss, i = e->free_syn;
 
 	memcpy(t.saddr, f->raddr, 4);
 	memcpy(t.daddr, f->laddr, 4);
@@ -995,22 +1085,71 @@ syn_ack(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *t
 	req.mss = th->has_mss ? th->mss : PM_TCB_MSS_DEFAULT;
 	req.wscale = th->has_ws ? (int8_t)(th->ws > 14 ? 14 : th->ws) : -1;
 	req.sack = th->sack_ok;
-	memset(&h, 0, sizeof(h));
-	h.seq = pm_cookie_make(&e->cookie, &t, (uint32_t)(now / 1000), &req, &enc);
-	h.sport = f->lport;
-	h.dport = f->rport;
-	h.ack = th->seq + 1;
-	h.flags = PM_TCP_SYN | PM_TCP_ACK;
-	h.wnd = CR_SIZE;
-	h.has_mss = true;
-	h.mss = e->p.mss;
-	/* Window scale and SACK only if the client offered them; never
-	 * timestamps (the splice does not translate them). */
-	h.has_ws = enc.wscale >= 0;
-	h.ws = (uint8_t)e->p.wscale;
-	h.sack_ok = enc.sack;
+	iss = pm_cookie_make(&e->cookie, &t, (uint32_t)(now / 1000), &req, &enc);
 	e->stats.syn_cookies++;
-	send_segment(e, f, &h, NULL, 0);
+	send_syn_ack(e, f, iss, th->seq, enc.wscale >= 0, enc.sack);
+	/* Remember it while the backlog has room, to send it again (RFC 6298
+	 * start values, doubling): a full backlog (a flood) leaves the plain
+	 * cookie. */
+	if (i == NONE) {
+		e->stats.syn_backlog_full++;
+		return;
+	}
+	if (pm_flowtab_insert(e->flows, f, SYN_TAG | i) != 0)
+		return;
+	e->free_syn = e->syns[i].next_free;
+	e->nsyn++;
+	e->syns[i].f = *f;
+	e->syns[i].iss = iss;
+	e->syns[i].irs = th->seq;
+	e->syns[i].tries = 0;
+	e->syns[i].ws = enc.wscale >= 0;
+	e->syns[i].sack = enc.sack;
+	pm_timer_arm(&e->syn_wheel, &e->syns[i].timer, now + SYN_RTO_MS);
+}
+
+/* A segment for the flow of SYN backlog entry @i (no session yet). */
+static enum pm_engine_verdict
+syn_entry(struct pm_engine *e, uint32_t i, const struct pm_flow *f, const struct pm_l3_ipv4 *ip,
+	  const struct pm_tcp_hdr *th, const uint8_t *payload, uint64_t now,
+	  enum pm_drop *reason)
+{
+	const struct syn *y = &e->syns[i];
+
+	if (th->flags & PM_TCP_RST) {
+		/* RFC 5961 3.2 in SYN-RECEIVED: only an exact RST counts. */
+		if (th->seq == y->irs + 1)
+			syn_forget(e, i);
+		return PM_ENGINE_CONSUMED;
+	}
+	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_SYN) {
+		/* The client's SYN again (our SYN-ACK lost), or a new one. */
+		syn_forget(e, i);
+		return no_session(e, f, ip, th, payload, now, reason);
+	}
+	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_ACK && th->ack == y->iss + 1) {
+		syn_forget(e, i);
+		return no_session(e, f, ip, th, payload, now, reason);
+	}
+	*reason = PM_DROP_TCP_COOKIE;
+	return PM_ENGINE_DROP;
+}
+
+static void
+on_syn_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
+{
+	struct pm_engine *e = arg;
+	struct syn *y = (struct syn *)((uint8_t *)t - offsetof(struct syn, timer));
+
+	if (y->tries >= SYN_RETRIES) {
+		syn_forget(e, (uint32_t)(y - e->syns));
+		return;
+	}
+	y->tries++;
+	e->stats.syn_ack_retrans++;
+	send_syn_ack(e, &y->f, y->iss, y->irs, y->ws, y->sack);
+	/* After the last one, wait as long again for its answer. */
+	pm_timer_arm(w, t, e->now_ms + ((uint64_t)SYN_RTO_MS << y->tries));
 }
 
 static enum pm_engine_verdict
@@ -1104,6 +1243,26 @@ no_session(struct pm_engine *e, const struct pm_flow *f, const struct pm_l3_ipv4
 	return PM_ENGINE_DROP;
 }
 
+/* Acknowledge on @side (0 the client) what it sent again below the splice
+ * point: the sequence number it expects from us, the larger of the ack we
+ * last passed on and the splice point, the window we last passed on. */
+static void
+ack_stale(struct pm_engine *e, const struct sess *s, int side)
+{
+	uint32_t p = side == 0 ? s->cp : s->bp, ack = side == 0 ? s->ack_c : s->ack_b;
+	struct pm_tcp_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.sport = side == 0 ? s->cf.lport : s->bf.lport;
+	h.dport = side == 0 ? s->cf.rport : s->bf.rport;
+	h.seq = side == 0 ? s->nxt_c : s->nxt_b;
+	h.ack = pm_seq_gt(ack, p) ? ack : p;
+	h.flags = PM_TCP_ACK;
+	h.wnd = side == 0 ? s->wnd_c : s->wnd_b;
+	e->stats.stale_acked++;
+	send_segment(e, side == 0 ? &s->cf : &s->bf, &h, NULL, 0);
+}
+
 static enum pm_engine_verdict
 spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t len,
 	const struct pm_l3_ipv4 *ip, const struct pm_tcp_hdr *th, uint64_t now,
@@ -1127,7 +1286,12 @@ spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t le
 	}
 	cls = pm_splice_classify(th->seq, seglen, p, &trim);
 	if (cls == PM_SPLICE_STALE) {
+		/* Bytes (or a FIN) postmux itself acknowledged before the
+		 * splice, sent again because that ACK was lost: the other
+		 * side never saw them, so the answer must come from here. */
 		e->stats.stale++;
+		if (seglen > 0 && !rst)
+			ack_stale(e, s, side);
 		return PM_ENGINE_CONSUMED;
 	}
 	*adj = 0;
@@ -1153,8 +1317,12 @@ spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t le
 
 		if (pm_seq_gt(end, *nxt))
 			*nxt = end;
-		if (th->flags & PM_TCP_ACK)
+		if (th->flags & PM_TCP_ACK) {
 			*(side == 0 ? &s->ack_b : &s->ack_c) = th->ack + d->ack_delta;
+			*(side == 0 ? &s->wnd_b : &s->wnd_c) =
+				d->wnd_shift_in == d->wnd_shift_out ? th->wnd :
+				pm_splice_wnd(th->wnd, d->wnd_shift_in, d->wnd_shift_out);
+		}
 	}
 	addr4(dst, side == 0 ? s->bf.raddr : s->cf.raddr);
 	s->last_ms = now;
@@ -1191,6 +1359,8 @@ pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm
 	v = pm_flowtab_lookup(e->flows, &f);
 	if (v == PM_FLOWTAB_EMPTY)
 		return no_session(e, &f, ip, th, payload, now_ms, reason);
+	if (v & SYN_TAG)
+		return syn_entry(e, v & ~SYN_TAG, &f, ip, th, payload, now_ms, reason);
 	s = &e->sess[v >> 1];
 	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_SYN && (v & 1) == 0 &&
 	    (s->state == S_KICKED ||
@@ -1313,12 +1483,19 @@ pm_engine_tick(struct pm_engine *e, uint64_t now_ms)
 {
 	e->now_ms = now_ms;
 	(void)pm_timer_wheel_advance(&e->wheel, now_ms, on_timer, e);
+	(void)pm_timer_wheel_advance(&e->syn_wheel, now_ms, on_syn_timer, e);
 }
 
 uint32_t
 pm_engine_sessions(const struct pm_engine *e)
 {
 	return e->nsess;
+}
+
+uint32_t
+pm_engine_syn_backlog(const struct pm_engine *e)
+{
+	return e->nsyn;
 }
 
 uint32_t

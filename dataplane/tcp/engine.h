@@ -14,7 +14,16 @@
  * A session is two TCP connections: the client's, to a listener (a VIP and
  * port), and postmux's to the backend. Its life:
  *
- *   (none) --SYN to a listener--> SYN-ACK with a cookie; nothing stored
+ *   (none) --SYN to a listener--> SYN-ACK with a cookie; while the SYN
+ *          backlog has room, the SYN-ACK is also remembered (flow, ISNs,
+ *          options: 56 bytes) and sent again after 1, 2, 4, 8 and 16 s
+ *          until the handshake completes (Linux's tcp_synack_retries 5),
+ *          then forgotten after 32 s more; when it is full (a flood),
+ *          nothing is stored and a lost SYN-ACK or final ACK is up to the
+ *          client. IMAP servers speak first: with cookies alone, a lost
+ *          final ACK leaves the client waiting for a greeting that never
+ *          comes. Memory is fixed either way (the backlog is allocated at
+ *          init); the cookie alone decides whether a connection is made
  *   (none) --ACK with a valid cookie--> PRELOGIN: the client's connection
  *          is a pm_tcb, the IMAP greeting is sent (proto/imap)
  *   PRELOGIN --LOGIN--> lookup (ops->lookup): a host → CONNECTING (a SYN to
@@ -42,9 +51,12 @@
  * A connection is never spliced unless the backend answered the login with
  * its tagged OK (proto/imapback decides that, byte-exact).
  *
- * Deliberate limits of this first version: IPv4; IMAP listeners only;
- * retransmissions below the splice point are dropped (counted), not
- * answered: the peer's next ACK from the other side covers them; TCP
+ * Retransmissions of bytes (or a FIN) below the splice point, which
+ * postmux acknowledged itself before the splice, are never forwarded: they
+ * are answered with an ACK of ours (the sequence number the sender expects,
+ * the ack and window last passed on to it, at least the splice point).
+ *
+ * Deliberate limits of this first version: IPv4; IMAP listeners only; TCP
  * timestamps are never offered (the splice cannot translate them).
  */
 #ifndef PM_ENGINE_H
@@ -63,6 +75,7 @@
 #define PM_ENGINE_LISTENERS_MAX	64
 #define PM_ENGINE_RETRIES	3	/* Dovecot's login_proxy_max_reconnects */
 #define PM_ENGINE_RETRY_MS	1000	/* between two attempts */
+#define PM_ENGINE_SYN_BACKLOG_MAX (1u << 20)
 
 struct pm_engine;
 
@@ -76,6 +89,9 @@ struct pm_engine_listener {
 struct pm_engine_params {
 	uint32_t sessions;		/* capacity (pre-login and spliced) */
 	uint32_t prelogin;		/* of them at once in pre-login */
+	uint32_t syn_backlog;		/* SYN-ACKs remembered for sending
+					 * again (0 .. PM_ENGINE_SYN_BACKLOG_MAX;
+					 * 0: cookies alone) */
 	const struct pm_engine_listener *listeners;	/* copied */
 	size_t nlisteners;
 	uint8_t cookie_key[16];		/* random, the same on every lcore */
@@ -92,7 +108,7 @@ struct pm_engine_params {
 	struct pm_imap_params imap;	/* strings borrowed, must outlive */
 };
 
-/* Defaults: 65536 sessions, 1024 pre-login, MSS 1460, wscale 7, login 60 s
+/* Defaults: 65536 sessions, 1024 pre-login, a SYN backlog of 4096, MSS 1460, wscale 7, login 60 s
  * (Dovecot's login_timeout is 1 min), connect 30 s (login_proxy_timeout),
  * idle 1 h, closing 60 s, refresh 450 s (Dovecot's 15 min / 2), TTL 5, the imap defaults; no listeners; zero
  * keys (the caller must fill them). */
@@ -138,7 +154,9 @@ struct pm_engine_ops {
 
 /* Counters; plain uint64_t, written by the owning lcore only. */
 struct pm_engine_stats {
-	uint64_t syn_cookies;		/* SYN-ACKs sent */
+	uint64_t syn_cookies;		/* SYN-ACKs sent (first ones) */
+	uint64_t syn_ack_retrans;	/* SYN-ACKs sent again from the backlog */
+	uint64_t syn_backlog_full;	/* SYNs answered with no backlog entry */
 	uint64_t accepted;		/* sessions made from a valid cookie */
 	uint64_t refused_full;		/* cookie valid, no session/pre-login left: RST */
 	uint64_t rst_sent;		/* to segments of no session */
@@ -149,7 +167,9 @@ struct pm_engine_stats {
 	uint64_t login_unavailable;	/* after the retries, or no host */
 	uint64_t splices;
 	uint64_t forwarded;		/* spliced packets rewritten */
-	uint64_t stale;			/* spliced, below the splice point: dropped */
+	uint64_t stale;			/* spliced, below the splice point: not
+					 * forwarded */
+	uint64_t stale_acked;		/* of them answered with our own ACK */
 	uint64_t timeouts;		/* login, connect, idle, closing */
 	uint64_t closed;		/* sessions ended */
 	uint64_t tx_nobuf;		/* ops->tx_alloc failed */
@@ -208,6 +228,9 @@ void pm_engine_tick(struct pm_engine *e, uint64_t now_ms);
 /* Sessions in use, and of them in pre-login. */
 uint32_t pm_engine_sessions(const struct pm_engine *e);
 uint32_t pm_engine_prelogin(const struct pm_engine *e);
+
+/* SYN-ACKs remembered in the backlog now. */
+uint32_t pm_engine_syn_backlog(const struct pm_engine *e);
 
 const struct pm_engine_stats *pm_engine_stats(const struct pm_engine *e);
 

@@ -175,9 +175,10 @@ def body(kv, px, relays):
         run([LAB, "loss", "--prefix", PREFIX, "--side", side, "--percent", "0"])
     relays.start()
     st = px.stats("lcore.")
-    info("engine: stale %d forwarded %d" % (
-        sum(v for k, v in st.items() if k.endswith(".tcp.stale")),
-        sum(v for k, v in st.items() if k.endswith(".tcp.forwarded"))))
+    info("engine: " + " ".join("%s %d" % (n, sum(v for k, v in st.items()
+                                                  if k.endswith(".tcp." + n)))
+                               for n in ("forwarded", "stale", "stale_acked",
+                                         "syn_ack_retrans")))
 
     # SYN flood: cookies, no state.
     gauge = lambda n: sum(v for k, v in px.stats("lcore.").items()  # noqa: E731

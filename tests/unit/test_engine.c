@@ -61,6 +61,8 @@ static struct harness {
 	uint64_t now;
 	uint32_t seed;
 	unsigned int loss;		/* percent */
+	unsigned int drop_engine_nth;	/* drop the n-th next frame to the engine */
+	unsigned int to_nowhere;	/* frames to addresses nobody has */
 	bool backend_dead;		/* drops SYNs to the backend */
 	bool backend_tempfail;
 	size_t backend_logins;
@@ -72,6 +74,7 @@ static struct harness {
 	uint32_t refreshed;
 	unsigned int refreshes;
 	bool streaming;
+	struct pm_addr vip, local;
 } H;
 
 static const char vip_s[] = "192.0.2.10", client_s[] = "192.0.2.2";
@@ -469,6 +472,10 @@ run(unsigned int ms)
 				to_client(f.b, f.len);
 			} else if (pm_addr_eq(&f.dst, &H.backend->addr)) {
 				to_backend(f.b, f.len);
+			} else if (!pm_addr_eq(&f.dst, &H.vip) && !pm_addr_eq(&f.dst, &H.local)) {
+				H.to_nowhere++;
+			} else if (H.drop_engine_nth > 0 && --H.drop_engine_nth == 0) {
+				continue;
 			} else {
 				/* To the engine. */
 				struct pm_l3_ipv4 iph;
@@ -545,6 +552,8 @@ setup(void **state)
 	H.backend = calloc(1, sizeof(*H.backend));
 	assert_non_null(H.q);
 	strcpy(H.want_pass, "pass");
+	H.vip = ip(vip_s);
+	H.local = ip(local_s);
 	pm_engine_params_defaults(&p);
 	p.sessions = 64;
 	p.prelogin = 8;
@@ -704,6 +713,59 @@ test_engine_reused_tuple_after_close_is_accepted(void **state)
 	assert_int_equal(pm_engine_sessions(H.e), 1);	/* the old one is gone */
 }
 
+/* After the splice the client sends its LOGIN again (our ACK of it was
+ * lost): postmux answers with its own ACK, and the backend sees nothing. */
+static void
+test_engine_retransmission_below_splice_point_is_acked_locally(void **state)
+{
+	static const char cmd[] = "a LOGIN alice pass\r\n";
+	struct pm_tcb_info ci;
+	struct pm_l3_ipv4 iph;
+	struct pm_tcp_hdr h, th;
+	struct pm_addr dst, cl = ip(client_s), vip = ip(vip_s);
+	enum pm_drop why;
+	size_t adj, backend_had;
+	struct frame f;
+	int n;
+
+	(void)state;
+	run(20);
+	login("pass");
+	run(100);
+	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
+	pm_tcb_info(&H.client->t, &ci);
+	backend_had = H.backend->ngot;
+	memset(&h, 0, sizeof(h));
+	h.sport = 40000;
+	h.dport = 143;
+	h.seq = ci.snd_nxt - (uint32_t)(sizeof(cmd) - 1);
+	h.ack = ci.rcv_nxt;
+	h.flags = PM_TCP_ACK | PM_TCP_PSH;
+	h.wnd = 1000;
+	n = pm_tcpopt_segment(f.b, sizeof(f.b), &cl, &vip, 1, &h, (const uint8_t *)cmd,
+			      sizeof(cmd) - 1);
+	assert_true(n > 0);
+	parse(f.b, (size_t)n, &iph, &th);
+	H.nq = 0;
+	assert_int_equal(pm_engine_input(H.e, f.b, (size_t)n, &iph, &th, H.now, &dst, &adj, &why),
+			 PM_ENGINE_CONSUMED);
+	assert_int_equal(pm_engine_stats(H.e)->stale_acked, 1);
+	assert_int_equal(H.nq, 1);
+	assert_true(pm_addr_eq(&H.q[0].dst, &cl));
+	parse(H.q[0].b, H.q[0].len, &iph, &th);
+	assert_int_equal(th.flags, PM_TCP_ACK);
+	assert_int_equal(th.payload_len, 0);
+	assert_int_equal(th.ack, ci.snd_nxt);
+	assert_int_equal(th.seq, ci.rcv_nxt);
+	assert_true(th.wnd > 0);
+	run(50);
+	assert_int_equal(H.backend->ngot, backend_had);
+	/* The session goes on. */
+	client_send("b NOOP\r\n");
+	run(20);
+	assert_non_null(strstr(client_text(), "b OK NOOP done"));
+}
+
 static uint32_t
 fnv(const char *s)
 {
@@ -838,6 +900,80 @@ test_engine_stream_survives_loss(void **state)
 	assert_non_null(strstr(client_text(), "s OK stream received"));
 }
 
+/* The client's final ACK of the handshake is lost: it is established and
+ * waits for the greeting, which only our SYN-ACK sent again (from the SYN
+ * backlog) can bring about. */
+static void
+test_engine_lost_final_ack_is_recovered_by_syn_ack_again(void **state)
+{
+	const struct pm_engine_stats *st = pm_engine_stats(H.e);
+
+	(void)state;
+	H.drop_engine_nth = 2;		/* the SYN passes, the ACK is lost */
+	run(20);
+	assert_int_equal(pm_tcb_state(&H.client->t), PM_TCB_ESTABLISHED);
+	assert_int_equal(H.client->ngot, 0);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+	assert_int_equal(pm_engine_syn_backlog(H.e), 1);
+	run(1100);
+	assert_int_equal(st->syn_ack_retrans, 1);
+	assert_non_null(strstr(client_text(), "* OK [CAPABILITY IMAP4rev1"));
+	assert_int_equal(pm_engine_sessions(H.e), 1);
+	assert_int_equal(pm_engine_syn_backlog(H.e), 0);
+	login("pass");
+	assert_non_null(strstr(client_text(), "a OK [CAPABILITY"));
+}
+
+/* Our SYN-ACK is lost: the client sends its SYN again and is answered. */
+static void
+test_engine_lost_syn_ack_is_answered_again(void **state)
+{
+	const struct pm_engine_stats *st = pm_engine_stats(H.e);
+	struct frame f;
+
+	(void)state;
+	assert_int_equal(H.nq, 1);	/* the SYN */
+	f = H.q[0];
+	H.nq = 0;
+	{
+		struct pm_l3_ipv4 iph;
+		struct pm_tcp_hdr th;
+		struct pm_addr dst;
+		enum pm_drop why;
+		size_t adj;
+
+		parse(f.b, f.len, &iph, &th);
+		assert_int_equal(pm_engine_input(H.e, f.b, f.len, &iph, &th, H.now, &dst, &adj,
+						 &why), PM_ENGINE_CONSUMED);
+	}
+	H.nq = 0;			/* the SYN-ACK is lost */
+	assert_int_equal(pm_engine_syn_backlog(H.e), 1);
+	run(5000);			/* the client's SYN again at 1 s, or ours */
+	assert_non_null(strstr(client_text(), "* OK [CAPABILITY IMAP4rev1"));
+	assert_int_equal(pm_engine_syn_backlog(H.e), 0);
+	assert_int_equal(pm_engine_sessions(H.e), 1);
+	assert_true(st->syn_cookies + st->syn_ack_retrans >= 2);
+}
+
+/* An entry nobody answers is sent 5 times more, then forgotten. */
+static void
+test_engine_unanswered_syn_ack_is_forgotten_after_63_s(void **state)
+{
+	const struct pm_engine_stats *st = pm_engine_stats(H.e);
+
+	(void)state;
+	H.drop_engine_nth = 2;		/* the SYN passes, the ACK is lost */
+	run(20);
+	H.loss = 100;			/* and from now on everything */
+	assert_int_equal(pm_engine_syn_backlog(H.e), 1);
+	run(62000);
+	assert_int_equal(pm_engine_syn_backlog(H.e), 1);
+	run(1100);
+	assert_int_equal(pm_engine_syn_backlog(H.e), 0);
+	assert_int_equal(st->syn_ack_retrans, 5);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+}
+
 static void
 test_engine_syn_flood_allocates_nothing(void **state)
 {
@@ -883,6 +1019,9 @@ test_engine_syn_flood_allocates_nothing(void **state)
 	}
 	assert_int_equal(pm_engine_sessions(H.e), 0);
 	assert_int_equal(pm_engine_stats(H.e)->syn_cookies, 10000);
+	/* The backlog filled up and stayed at its size. */
+	assert_int_equal(pm_engine_syn_backlog(H.e), 4096);
+	assert_int_equal(pm_engine_stats(H.e)->syn_backlog_full, 10000 - 4096);
 	/* A real client still gets in. */
 	peer_flush(H.client);
 	pm_tcb_timeout(&H.client->t, H.now + 1000);	/* its SYN was forgotten */
@@ -905,6 +1044,9 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_engine_retransmission_below_splice_point_is_acked_locally, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_engine_reused_tuple_after_close_is_accepted,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -917,6 +1059,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_engine_stream_survives_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_syn_flood_allocates_nothing, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_engine_lost_final_ack_is_recovered_by_syn_ack_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_lost_syn_ack_is_answered_again, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_engine_unanswered_syn_ack_is_forgotten_after_63_s, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
