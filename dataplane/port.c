@@ -704,7 +704,7 @@ static int
 engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_t errlen)
 {
 	struct pm_engine_params *ep = &pp->engine_params;
-	uint64_t r1 = rte_rand(), r2 = rte_rand();
+	uint64_t r1 = rte_rand(), r2 = rte_rand(), r3 = rte_rand(), r4 = rte_rand();
 	size_t i;
 
 	pm_engine_params_defaults(ep);
@@ -716,6 +716,8 @@ engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_
 	ep->refresh_ms = cfg->director.user_expire_s * 1000u / 2;
 	memcpy(ep->cookie_key, &r1, 8);
 	memcpy(ep->cookie_key + 8, &r2, 8);
+	memcpy(ep->name_key, &r3, 8);
+	memcpy(ep->name_key + 8, &r4, 8);
 	for (i = 0; i < cfg->nlisteners; i++) {
 		const struct pm_config_listener *l = &cfg->listeners[i];
 		char a[PM_ADDR_STRLEN];
@@ -1022,9 +1024,11 @@ pm_ports_kick(struct pm_ports *pp, struct pm_director *d, const struct pm_kick *
 		}
 		break;
 	case PM_KICK_USER:
-		/* Sessions keep the user's hash, not the name: every session
-		 * whose user hashes the same is kicked. */
+		/* Sessions of that name only, as Dovecot compares names. */
 		wk.user_hash = pm_director_hash(d, k->user, strlen(k->user));
+		wk.name_check = pm_engine_name_check(pp->engine_params.name_key, k->user,
+						     strlen(k->user));
+		wk.has_name = 1;
 		break;
 	case PM_KICK_ALT:
 		/* No passdb fields are known for sessions: nothing matches. */

@@ -719,8 +719,9 @@ poll_kicks(struct pm_worker *w)
 			ex.family = PM_AF_INET;
 			memcpy(ex.bytes, k[i].except, 4);
 		}
-		(void)pm_engine_kick(w->engine, k[i].user_hash, k[i].has_except ? &ex : NULL,
-				     now_ms(w));
+		(void)pm_engine_kick(w->engine, k[i].user_hash,
+				     k[i].has_name ? &k[i].name_check : NULL,
+				     k[i].has_except ? &ex : NULL, now_ms(w));
 	}
 	add(&w->stats.kicks, n);
 }

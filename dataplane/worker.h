@@ -59,9 +59,12 @@
 struct pm_worker_kick {
 	uint32_t user_hash;
 	uint8_t except[4];		/* IPv4, valid if has_except */
+	uint32_t name_check;		/* pm_engine_name_check(), valid if has_name */
 	uint8_t has_except;
-	uint8_t pad[7];
+	uint8_t has_name;		/* a kick by name (USER-KICK) */
+	uint8_t pad[2];
 };
+_Static_assert(sizeof(struct pm_worker_kick) == 16, "a kick is one 16-byte ring element");
 
 /* A pin request: what pm_director_login() needs, packed in a ring slot
  * (tag 0 for now: listeners have no tags yet). */

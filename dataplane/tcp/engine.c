@@ -85,6 +85,7 @@ struct sess {
 					 * client / backend expects from us */
 	uint32_t ack_c, ack_b;		/* spliced: last ack we sent on */
 	uint16_t wnd_c, wnd_b;		/* spliced: last window field we sent on */
+	uint32_t name_check;		/* pm_engine_name_check() of the user */
 };
 
 /* The issue's budget: a spliced session in at most 256 bytes (its two
@@ -127,6 +128,7 @@ struct pm_engine {
 	struct pm_engine_stats stats;
 	struct pm_cookie_secret cookie;
 	struct pm_siphash_key idkey;
+	uint8_t name_key[16];
 	struct pm_timer_wheel wheel;
 	struct pm_timer_link *slots;
 	struct pm_timer_wheel syn_wheel;
@@ -240,6 +242,7 @@ pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
 	e->ops = *ops;
 	pm_cookie_secret_init(&e->cookie, p->cookie_key);
 	pm_siphash_key_load(&e->idkey, p->flow_key);
+	memcpy(e->name_key, p->name_key, sizeof(e->name_key));
 	e->slots = (struct pm_timer_link *)(base + l.slots);
 	if (pm_timer_wheel_init(&e->wheel, e->slots, TIMER_SLOTS, TIMER_TICK_MS, now_ms) != 0)
 		return NULL;
@@ -673,6 +676,7 @@ start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
 
 	switch (e->ops.lookup(e->ops.arg, user, ulen, &pr->host, &s->user_hash, now)) {
 	case PM_ENGINE_LOOKUP_HOST:
+		s->name_check = pm_engine_name_check(e->name_key, user, ulen);
 		break;
 	case PM_ENGINE_LOOKUP_WAIT:
 		/* Dovecot holds a login for a user being moved. */
@@ -1382,9 +1386,15 @@ pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm
 }
 
 
+uint32_t
+pm_engine_name_check(const uint8_t key[16], const char *user, size_t len)
+{
+	return (uint32_t)pm_siphash(key, user, len);
+}
+
 size_t
-pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *except,
-	       uint64_t now_ms)
+pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_check,
+	       const struct pm_addr *except, uint64_t now_ms)
 {
 	uint32_t i = e->ubucket[user_hash & e->umask];
 	size_t n = 0;
@@ -1394,7 +1404,8 @@ pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *ex
 		struct sess *s = &e->sess[i];
 
 		i = s->unext;
-		if (s->user_hash != user_hash || s->state == S_KICKED)
+		if (s->user_hash != user_hash || s->state == S_KICKED ||
+		    (name_check != NULL && s->name_check != *name_check))
 			continue;
 		if (except != NULL && except->family == PM_AF_INET &&
 		    memcmp(except->bytes, s->bf.raddr, 4) == 0)

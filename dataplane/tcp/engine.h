@@ -96,6 +96,8 @@ struct pm_engine_params {
 	size_t nlisteners;
 	uint8_t cookie_key[16];		/* random, the same on every lcore */
 	uint8_t flow_key[16];		/* random */
+	uint8_t name_key[16];		/* random, the same on every lcore and for
+					 * pm_engine_name_check() */
 	uint16_t mss;			/* we announce (both sides) */
 	int8_t wscale;			/* we announce to the backend */
 	uint32_t login_timeout_ms;	/* client connect to backend OK */
@@ -214,13 +216,22 @@ bool pm_engine_is_listener(const struct pm_engine *e, const struct pm_addr *addr
 /*
  * A kick (director flush, move or kick; Dovecot's KICK-DIRECTOR-HASH): close
  * every spliced session of @user_hash whose backend is not @except (NULL:
- * any backend) at once on both sides: a RST to the client and one to the
+ * any backend) and, unless @name_check is NULL, whose user name has that
+ * pm_engine_name_check() (Dovecot's USER-KICK), at once on both sides: a RST to the client and one to the
  * backend, with the sequence numbers each expects; packets that were
  * already in flight are answered with RSTs for a few seconds more. Returns
  * the number of sessions kicked. O(sessions of that hash bucket).
  */
-size_t pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const struct pm_addr *except,
-		      uint64_t now_ms);
+size_t pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_check,
+		      const struct pm_addr *except, uint64_t now_ms);
+
+/* The check of the user name @user (@len bytes, as the lookup got it: the
+ * authzid of a master-user login, else the login name) under @key (the
+ * params' name_key): a kick by name (Dovecot's USER-KICK) passes it to
+ * pm_engine_kick() so that only that name's sessions close, not those of
+ * other names with the same director hash (a false match needs both 32-bit
+ * values to collide: SipHash-2-4 keyed with a secret, about 2^-32). */
+uint32_t pm_engine_name_check(const uint8_t key[16], const char *user, size_t len);
 
 /* Run the timers due at @now_ms (every few ms from the poll loop). */
 void pm_engine_tick(struct pm_engine *e, uint64_t now_ms);

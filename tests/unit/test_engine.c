@@ -562,6 +562,7 @@ setup(void **state)
 	p.idle_timeout_ms = 30000;
 	memset(p.cookie_key, 7, sizeof(p.cookie_key));
 	memset(p.flow_key, 9, sizeof(p.flow_key));
+	memset(p.name_key, 5, sizeof(p.name_key));
 	l.addr = ip(vip_s);
 	l.port = 143;
 	l.backend_port = 143;
@@ -782,6 +783,8 @@ static void
 test_engine_kick_resets_both_sides(void **state)
 {
 	struct pm_addr b = ip(backend_s);
+	uint8_t name_key[16];
+	uint32_t wrong, right;
 
 	(void)state;
 	run(20);
@@ -789,9 +792,15 @@ test_engine_kick_resets_both_sides(void **state)
 	client_send("b NOOP\r\n");
 	run(50);
 	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
-	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), &b, H.now), 0);
-	assert_int_equal(pm_engine_kick(H.e, fnv("bob"), NULL, H.now), 0);
-	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, H.now), 1);
+	memset(name_key, 5, sizeof(name_key));
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, &b, H.now), 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("bob"), NULL, NULL, H.now), 0);
+	/* By name: another name with alice's hash closes nothing. */
+	wrong = pm_engine_name_check(name_key, "alicf", 5);
+	right = pm_engine_name_check(name_key, "alice", 5);
+	assert_int_not_equal(wrong, right);
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), &wrong, NULL, H.now), 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), &right, NULL, H.now), 1);
 	run(10);
 	assert_int_equal(pm_tcb_state(&H.client->t), PM_TCB_CLOSED);
 	assert_int_equal(pm_tcb_error(&H.client->t), -ECONNRESET);
