@@ -742,8 +742,14 @@ on_state_commit(struct pm_ctl *c, const struct pm_ctlmsg *m, uint64_t now_ms)
 			state_refuse(c, m, rc, "%s", strerror(-rc));
 		goto out;
 	}
-	/* Checked above: this cannot refuse. */
+	/* Checked above: only memory can refuse it now (the hosts are set:
+	 * the next state sets the config again). */
 	forgotten = pm_director_set_config(c->d, &cfg, now_ms);
+	if (forgotten < 0) {
+		state_refuse(c, m, (int)forgotten, "director settings: %s",
+			     strerror((int)-forgotten));
+		goto out;
+	}
 	if (forgotten > 0)
 		pm_log(PM_LOG_WARN, "state %llu: director_username_hash or the master user "
 		       "separator changed: all %ld pins forgotten",

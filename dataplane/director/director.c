@@ -93,9 +93,17 @@ struct dir_job {
 	size_t nkilled;
 };
 
+/* The username hash format as readers see it: immutable once published,
+ * replaced as a whole, reclaimed after a grace period. */
+struct hash_box {
+	struct rcu_head rcu;
+	struct pm_userhash_fmt fmt;
+};
+
 struct pm_director {
 	/* Read by every thread. */
 	struct pm_ring *ring;		/* RCU pointer */
+	struct hash_box *hash;		/* RCU pointer: pm_director_hash() */
 	struct cds_lfht *pins;
 	_Atomic uint32_t expire_s;	/* cfg.user_expire_s, for readers */
 
@@ -287,6 +295,12 @@ ring_free_cb(struct rcu_head *head)
 
 _Static_assert(sizeof(struct rcu_head) <= sizeof(((struct pm_ring *)0)->reclaim),
 	       "pm_ring.reclaim cannot hold an rcu_head");
+
+static void
+hash_free_cb(struct rcu_head *head)
+{
+	free((struct hash_box *)(void *)head);	/* rcu is the first field */
+}
 
 /* ---- ring publication ----------------------------------------------------- */
 
@@ -643,10 +657,15 @@ pm_director_new(const struct pm_director_config *cfg, pm_kick_cb kick, pm_job_do
 	d->pins = cds_lfht_new_flavor(d->buckets, d->buckets, 0, 0, &urcu_qsbr_flavor, NULL);
 	if (d->pins == NULL)
 		goto fail;
+	d->hash = malloc(sizeof(*d->hash));
+	if (d->hash == NULL)
+		goto fail;
+	d->hash->fmt = cfg->hash_fmt;
 	if (publish(d) < 0)
 		goto fail;
 	return d;
 fail:
+	free(d->hash);
 	if (d->pins != NULL)
 		cds_lfht_destroy(d->pins, NULL);
 	if (d->tags != NULL)
@@ -675,6 +694,7 @@ pm_director_free(struct pm_director *d)
 	/* Wait for readers, then for every pending free. */
 	urcu_qsbr_synchronize_rcu();
 	urcu_qsbr_barrier();
+	free(d->hash);
 	for (j = d->jobs; j != NULL; j = jn) {
 		jn = j->next;
 		free(j->users);
@@ -771,7 +791,8 @@ pm_director_tag(struct pm_director *d, const char *name, bool create)
 uint32_t
 pm_director_hash(const struct pm_director *d, const char *user, size_t len)
 {
-	return pm_userhash(&d->cfg.hash_fmt, user, len);
+	/* Readers must not look at d->cfg, which the writer replaces. */
+	return pm_userhash(&rcu_dereference(d->hash)->fmt, user, len);
 }
 
 static void
@@ -1262,6 +1283,15 @@ pm_director_set_config(struct pm_director *d, const struct pm_director_config *c
 		 * the new setting has killed and finds the next expiry. */
 		atomic_store_explicit(&d->expire_s, cfg->user_expire_s, memory_order_relaxed);
 		d->next_expire_ms = 0;
+	}
+	if (rehash) {
+		struct hash_box *fresh = malloc(sizeof(*fresh)), *old;
+
+		if (fresh == NULL)
+			return -ENOMEM;
+		fresh->fmt = cfg->hash_fmt;
+		old = rcu_xchg_pointer(&d->hash, fresh);
+		urcu_qsbr_call_rcu(&old->rcu, hash_free_cb);
 	}
 	d->cfg = *cfg;
 	d->cfg.expected_users = expected;

@@ -106,8 +106,10 @@ const struct pm_director_config *pm_director_config(const struct pm_director *d)
  *     new delay from @now_ms; a longer one applies to new moves only;
  *   - max_parallel_moves applies to reset jobs started afterwards.
  * Returns the number of pins forgotten (0 unless the template or the
- * separator changed), or -EINVAL (pm_director_config_check()) with nothing
- * changed. Writer only; may wait for readers when short of memory.
+ * separator changed), or -EINVAL (pm_director_config_check()) or -ENOMEM
+ * (a new template could not be published) with nothing changed. Readers
+ * that hash a name meanwhile (pm_director_hash()) use the old or the new
+ * template, never a mix: it is published through its own RCU pointer. Writer only; may wait for readers when short of memory.
  */
 long pm_director_set_config(struct pm_director *d, const struct pm_director_config *cfg,
 			    uint64_t now_ms);
@@ -148,13 +150,15 @@ enum pm_dir_status pm_director_lookup(struct pm_director *d, uint16_t tag, uint3
  */
 const struct pm_ring *pm_director_ring(struct pm_director *d);
 
+/* The user hash of @user with the configured template. Any thread: a reader
+ * (an online QSBR thread, e.g. a worker hashing a login) or the writer. */
+uint32_t pm_director_hash(const struct pm_director *d, const char *user, size_t len);
+
 /* ---- writer only ---------------------------------------------------------- */
 
 /* Tag index of @name ("" is 0); with @create, add it. -ENOENT / -ENOSPC. */
 int pm_director_tag(struct pm_director *d, const char *name, bool create);
 
-/* The user hash of @user with the configured template. */
-uint32_t pm_director_hash(const struct pm_director *d, const char *user, size_t len);
 
 /*
  * What a login does (spec 2.2): a live pin is refreshed and followed; a
