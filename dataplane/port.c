@@ -731,6 +731,7 @@ engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_
 		pp->listeners[i].addr = l->addr;
 		pp->listeners[i].port = l->port;
 		pp->listeners[i].backend_port = l->backend_port;
+		pp->listeners[i].proto = PM_LOGIN_IMAP;
 	}
 	ep->listeners = pp->listeners;
 	ep->nlisteners = cfg->nlisteners;

@@ -1,7 +1,7 @@
 /*
  * engine.c -- a worker lcore's TCP engine (engine.h).
  *
- * Sessions live in one array, pre-login state (the two pm_tcbs, the IMAP
+ * Sessions live in one array, pre-login state (the two pm_tcbs, the login
  * machines and their buffers: about 60 KiB) in a second, smaller one, so a
  * spliced session costs only its struct sess. Flows map (remote, local)
  * 4-tuples to (session << 1 | side), side 0 the client's connection, 1 the
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "proto/buf.h"
-#include "proto/imapback.h"
+#include "proto/login.h"
 #include "tcp/cookie.h"
 #include "tcp/flowtab.h"
 #include "tcp/seq.h"
@@ -32,7 +32,7 @@
 #define CR_SIZE		8192		/* from the client: commands */
 #define BS_SIZE		16384		/* to the backend: login, pipelined bytes */
 #define BR_SIZE		16384		/* from the backend */
-#define SCRATCH_SIZE	(PM_IMAPBACK_BACKEND_ROOM + PM_IMAPBACK_REPLY_MAX + 2 * PM_IMAP_OUT_MIN)
+#define SCRATCH_SIZE	(PM_LOGINBACK_BACKEND_ROOM + PM_LOGINBACK_CLIENT_ROOM + 2 * PM_LOGIN_OUT_MIN)
 #define LOOKUP_RETRY_MS	100		/* a user being moved: ask again */
 #define PORT_LO		10000		/* local ports towards backends */
 #define PORT_HI		65535
@@ -48,7 +48,7 @@ enum sess_state {
 	S_PRELOGIN,	/* reading the client's commands */
 	S_LOOKUP_WAIT,	/* the user is being moved */
 	S_CONNECTING,	/* SYN to the backend sent */
-	S_BLOGIN,	/* backend connected, imapback running */
+	S_BLOGIN,	/* backend connected, the backend login running */
 	S_RETRY_WAIT,	/* an attempt failed; the next one at retry_at */
 	S_QUIESCE,	/* logged in, proxying until quiet */
 	S_CLOSING_PRE,	/* pre-login, the client's connection closing */
@@ -109,12 +109,12 @@ struct syn {
 
 struct pre {
 	struct pm_tcb ct, bt;
-	struct pm_imap im;
-	struct pm_imapback ib;
+	struct pm_login lg;		/* the client side */
+	struct pm_loginback lb;		/* the backend side */
 	uint64_t login_deadline;
 	uint64_t attempt_deadline;	/* CONNECTING, BLOGIN */
 	uint64_t retry_at;		/* LOOKUP_WAIT, RETRY_WAIT */
-	enum pm_imapback_status last;	/* of the failed attempt */
+	enum pm_loginback_status last;	/* of the failed attempt */
 	struct pm_addr host;
 	uint32_t next_free;
 	uint8_t scratch[SCRATCH_SIZE];
@@ -169,7 +169,18 @@ pm_engine_params_defaults(struct pm_engine_params *p)
 	p->closing_timeout_ms = 60000;
 	p->refresh_ms = 450000;
 	p->proxy_ttl = 5;
-	pm_imap_params_defaults(&p->imap);
+	pm_login_params_defaults(&p->login);
+}
+
+static bool
+listeners_ok(const struct pm_engine_params *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nlisteners; i++)
+		if (p->listeners[i].proto >= PM_LOGIN__COUNT)
+			return false;
+	return true;
 }
 
 static bool
@@ -182,7 +193,7 @@ params_ok(const struct pm_engine_params *p)
 	       p->wscale >= 0 && p->wscale <= 14 && p->login_timeout_ms > 0 &&
 	       p->connect_timeout_ms > 0 && p->idle_timeout_ms > 0 &&
 	       p->closing_timeout_ms > 0 && p->refresh_ms > 0 && p->proxy_ttl >= 2 &&
-	       pm_imap_params_check(&p->imap) == 0;
+	       pm_login_params_check(&p->login) == 0 && listeners_ok(p);
 }
 
 /* Offsets of the parts in the engine's block. */
@@ -462,8 +473,8 @@ pre_free(struct pm_engine *e, struct sess *s)
 	if (pr == NULL)
 		return;
 	/* Credentials may sit in the machines and the buffers. */
-	pm_imap_wipe(&pr->im);
-	pm_imapback_wipe(&pr->ib);
+	pm_login_wipe(&pr->lg);
+	pm_loginback_wipe(&pr->lb);
 	explicit_bzero(pr->bs, sizeof(pr->bs));
 	explicit_bzero(pr->cr, sizeof(pr->cr));
 	explicit_bzero(pr->scratch, sizeof(pr->scratch));
@@ -572,16 +583,16 @@ backend_close(struct pm_engine *e, struct sess *s, uint64_t now)
 /* The client's login is answered with @kind (and @text), and the session
  * goes back to reading commands. */
 static bool
-login_failed(struct pm_engine *e, struct sess *s, enum pm_imap_fail kind, const char *text,
+login_failed(struct pm_engine *e, struct sess *s, enum pm_login_fail kind, const char *text,
 	     uint64_t now)
 {
 	struct pre *pr = pre_of(e, s);
 	struct pm_buf out;
 
 	backend_close(e, s, now);
-	pm_imapback_wipe(&pr->ib);
+	pm_loginback_wipe(&pr->lb);
 	pm_buf_init(&out, pr->scratch, sizeof(pr->scratch));
-	if (pm_imap_login_failed(&pr->im, kind, text, &out) != 0)
+	if (pm_login_failed(&pr->lg, kind, text, &out) != 0)
 		return false;
 	s->state = S_PRELOGIN;
 	s->attempts = 0;
@@ -592,9 +603,9 @@ static int
 backend_connect(struct pm_engine *e, struct sess *s, uint64_t now)
 {
 	struct pre *pr = pre_of(e, s);
-	const struct pm_imap_login *lg = pm_imap_login(&pr->im);
 	const struct pm_engine_listener *l = &e->listeners[s->listener];
-	struct pm_imapback_params bp;
+	struct pm_loginback_params bp;
+	struct pm_login_cred cred;
 	struct pm_tcb_params tp;
 	struct pm_tcb_info ci;
 	struct pm_addr src, raddr;
@@ -651,10 +662,9 @@ backend_connect(struct pm_engine *e, struct sess *s, uint64_t now)
 	bp.client_port = s->cf.rport;
 	bp.local_port = l->port;
 	bp.ttl = e->p.proxy_ttl;
-	bp.user = lg->user;
-	bp.authzid = lg->authzid_len > 0 ? lg->authzid : NULL;
-	bp.password = lg->pass;
-	if (pm_imapback_init(&pr->ib, &bp) != 0) {
+	pm_login_cred(&pr->lg, &cred);
+	bp.cred = &cred;
+	if (pm_loginback_init(&pr->lb, (enum pm_login_proto)l->proto, &bp) != 0) {
 		backend_close(e, s, now);
 		return -EINVAL;
 	}
@@ -670,9 +680,13 @@ static bool
 start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
 {
 	struct pre *pr = pre_of(e, s);
-	const struct pm_imap_login *lg = pm_imap_login(&pr->im);
-	const char *user = lg->authzid_len > 0 ? lg->authzid : lg->user;
-	size_t ulen = lg->authzid_len > 0 ? lg->authzid_len : lg->user_len;
+	struct pm_login_cred c;
+	const char *user;
+	size_t ulen;
+
+	pm_login_cred(&pr->lg, &c);
+	user = c.authzid_len > 0 ? c.authzid : c.user;
+	ulen = c.authzid_len > 0 ? c.authzid_len : c.user_len;
 
 	switch (e->ops.lookup(e->ops.arg, user, ulen, &pr->host, &s->user_hash, now)) {
 	case PM_ENGINE_LOOKUP_HOST:
@@ -685,11 +699,11 @@ start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
 		return true;
 	case PM_ENGINE_LOOKUP_NONE:
 		e->stats.login_unavailable++;
-		return login_failed(e, s, PM_IMAP_FAIL_UNAVAILABLE, NULL, now);
+		return login_failed(e, s, PM_LOGIN_FAIL_UNAVAILABLE, NULL, now);
 	}
 	if (backend_connect(e, s, now) != 0) {
 		e->stats.login_unavailable++;
-		return login_failed(e, s, PM_IMAP_FAIL_UNAVAILABLE, NULL, now);
+		return login_failed(e, s, PM_LOGIN_FAIL_UNAVAILABLE, NULL, now);
 	}
 	return true;
 }
@@ -698,14 +712,14 @@ start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
  * again, as Dovecot does, while attempts and time remain; else answer
  * NO [UNAVAILABLE]. */
 static bool
-attempt_failed(struct pm_engine *e, struct sess *s, enum pm_imapback_status why, uint64_t now)
+attempt_failed(struct pm_engine *e, struct sess *s, enum pm_loginback_status why, uint64_t now)
 {
 	struct pre *pr = pre_of(e, s);
-	char text[PM_IMAPBACK_TEXT_MAX + 1];
+	char text[PM_LOGIN_TEXT_MAX + 1];
 
 	text[0] = '\0';
-	if (why == PM_IMAPBACK_TEMPFAIL && pm_imapback_text(&pr->ib) != NULL)
-		snprintf(text, sizeof(text), "%s", pm_imapback_text(&pr->ib));
+	if (why == PM_LOGINBACK_TEMPFAIL)
+		snprintf(text, sizeof(text), "%s", pm_loginback_text(&pr->lb));
 	pr->last = why;
 	backend_close(e, s, now);
 	s->attempts++;
@@ -716,12 +730,12 @@ attempt_failed(struct pm_engine *e, struct sess *s, enum pm_imapback_status why,
 		return true;
 	}
 	e->stats.login_unavailable++;
-	return login_failed(e, s, PM_IMAP_FAIL_UNAVAILABLE, text[0] != '\0' ? text : NULL, now);
+	return login_failed(e, s, PM_LOGIN_FAIL_UNAVAILABLE, text[0] != '\0' ? text : NULL, now);
 }
 
 /* ---- driving a pre-login session ------------------------------------------- */
 
-/* Feed the client's bytes to the IMAP machine while reading commands. */
+/* Feed the client's bytes to the login machine while reading commands. */
 static bool
 run_client(struct pm_engine *e, struct sess *s, uint64_t now)
 {
@@ -731,48 +745,46 @@ run_client(struct pm_engine *e, struct sess *s, uint64_t now)
 	while (s->state == S_PRELOGIN) {
 		const uint8_t *p;
 		size_t n = pm_tcb_recv_peek(&pr->ct, &p), used = 0;
-		enum pm_imap_status st;
+		enum pm_login_status st;
 
 		if (n == 0)
 			return true;
-		if (pm_tcb_send_space(&pr->ct) < PM_IMAP_OUT_MIN)
+		if (pm_tcb_send_space(&pr->ct) < PM_LOGIN_OUT_MIN)
 			return true;	/* resumed on EV_ACKED */
-		pm_buf_init(&out, pr->scratch, PM_IMAP_OUT_MIN);
-		st = pm_imap_feed(&pr->im, p, n, &used, &out);
+		pm_buf_init(&out, pr->scratch, PM_LOGIN_OUT_MIN);
+		st = pm_login_feed(&pr->lg, p, n, &used, &out);
 		pm_tcb_recv_consume(&pr->ct, used);
 		if (!to_client(pr, &out))
 			return false;
 		switch (st) {
-		case PM_IMAP_AGAIN:
-		case PM_IMAP_FULL:
+		case PM_LOGIN_AGAIN:
+		case PM_LOGIN_FULL:
 			break;
-		case PM_IMAP_LOGIN:
+		case PM_LOGIN_LOGIN:
 			e->stats.logins++;
 			s->attempts = 0;
 			pr->login_deadline = now + e->p.login_timeout_ms;
 			if (!start_attempt(e, s, now))
 				return false;
 			break;
-		case PM_IMAP_CLOSE:
+		case PM_LOGIN_CLOSE:
 			pm_tcb_close(&pr->ct);
 			s->state = S_CLOSING_PRE;
 			return true;
-		case PM_IMAP_ERROR:
+		case PM_LOGIN_ERROR:
 			return false;
 		}
 	}
 	return true;
 }
 
-/* Feed the backend's bytes to imapback. */
+/* Feed the backend's bytes to the backend login. */
 static bool
 run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 {
 	struct pre *pr = pre_of(e, s);
-	struct pm_imapback_buf tb, tc;
-	enum pm_imapback_status st = PM_IMAPBACK_AGAIN;
-	struct pm_buf out;
-	const char *caps;
+	enum pm_loginback_status st = PM_LOGINBACK_AGAIN;
+	struct pm_buf tb, tc, out;
 
 	while (s->state == S_BLOGIN) {
 		const uint8_t *p;
@@ -780,55 +792,46 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 
 		if (n == 0)
 			return true;
-		if (pm_tcb_send_space(&pr->bt) < PM_IMAPBACK_BACKEND_ROOM ||
-		    pm_tcb_send_space(&pr->ct) < PM_IMAPBACK_CLIENT_ROOM + PM_IMAPBACK_REPLY_MAX)
+		if (pm_tcb_send_space(&pr->bt) < PM_LOGINBACK_BACKEND_ROOM ||
+		    pm_tcb_send_space(&pr->ct) < PM_LOGINBACK_CLIENT_ROOM + PM_LOGIN_OUT_MIN)
 			return true;	/* resumed on EV_ACKED */
-		tb.p = pr->scratch;
-		tb.len = 0;
-		tb.cap = PM_IMAPBACK_BACKEND_ROOM;
-		tc.p = pr->scratch + PM_IMAPBACK_BACKEND_ROOM;
-		tc.len = 0;
-		tc.cap = PM_IMAPBACK_CLIENT_ROOM;
-		st = pm_imapback_feed(&pr->ib, p, n, &used, &tb, &tc);
+		pm_buf_init(&tb, pr->scratch, PM_LOGINBACK_BACKEND_ROOM);
+		pm_buf_init(&tc, pr->scratch + PM_LOGINBACK_BACKEND_ROOM, PM_LOGINBACK_CLIENT_ROOM);
+		st = pm_loginback_feed(&pr->lb, p, n, &used, &tb, &tc);
 		pm_tcb_recv_consume(&pr->bt, used);
 		if (tb.len > 0 && pm_tcb_send(&pr->bt, tb.p, tb.len) != 0)
 			return false;
 		if (tc.len > 0 && pm_tcb_send(&pr->ct, tc.p, tc.len) != 0)
 			return false;
 		explicit_bzero(tb.p, tb.len);	/* the login line */
-		if (st != PM_IMAPBACK_AGAIN)
+		if (st != PM_LOGINBACK_AGAIN)
 			break;
 	}
 	if (s->state != S_BLOGIN)
 		return true;
 	pm_buf_init(&out, pr->scratch, sizeof(pr->scratch));
 	switch (st) {
-	case PM_IMAPBACK_AGAIN:
+	case PM_LOGINBACK_AGAIN:
 		return true;
-	case PM_IMAPBACK_OK:
-		caps = pm_imapback_caps(&pr->ib);
-		if (caps != NULL && strlen(caps) > PM_IMAP_TEXT_MAX)
-			caps = NULL;	/* the client asks itself */
-		if (pm_imap_login_ok(&pr->im, caps, pm_imapback_text(&pr->ib), &out) != 0 ||
-		    !to_client(pr, &out))
+	case PM_LOGINBACK_OK:
+		if (pm_login_ok(&pr->lg, &pr->lb, &out) != 0 || !to_client(pr, &out))
 			return false;
 		e->stats.login_ok++;
 		s->state = S_QUIESCE;
 		return true;
-	case PM_IMAPBACK_AUTHFAILED:
+	case PM_LOGINBACK_AUTHFAILED:
 		e->stats.login_failed++;
-		return login_failed(e, s, PM_IMAP_FAIL_AUTHFAILED, NULL, now);
-	case PM_IMAPBACK_VERBATIM:
+		return login_failed(e, s, PM_LOGIN_FAIL_AUTHFAILED, NULL, now);
+	case PM_LOGINBACK_VERBATIM:
 		e->stats.login_failed++;
-		return login_failed(e, s, PM_IMAP_FAIL_VERBATIM, pm_imapback_text(&pr->ib), now);
-	case PM_IMAPBACK_SERVERBUG:
+		return login_failed(e, s, PM_LOGIN_FAIL_VERBATIM, pm_loginback_text(&pr->lb), now);
+	case PM_LOGINBACK_SERVERBUG:
 		e->stats.login_failed++;
-		return login_failed(e, s, PM_IMAP_FAIL_VERBATIM,
-				    "[SERVERBUG] Account is temporarily unavailable.", now);
-	case PM_IMAPBACK_TEMPFAIL:
-	case PM_IMAPBACK_FAIL:
+		return login_failed(e, s, PM_LOGIN_FAIL_SERVERBUG, NULL, now);
+	case PM_LOGINBACK_TEMPFAIL:
+	case PM_LOGINBACK_FAIL:
 		return attempt_failed(e, s, st, now);
-	case PM_IMAPBACK_ERROR:
+	case PM_LOGINBACK_ERROR:
 		return false;
 	}
 	return true;
@@ -988,12 +991,12 @@ drive(struct pm_engine *e, struct sess *s, uint64_t now)
 		if (bev & (PM_TCB_EV_CONNECT_FAILED | PM_TCB_EV_RESET | PM_TCB_EV_TIMEOUT |
 			   PM_TCB_EV_PEER_FIN | PM_TCB_EV_CLOSED)) {
 			if (s->state == S_CONNECTING) {
-				ok = attempt_failed(e, s, PM_IMAPBACK_FAIL, now);
+				ok = attempt_failed(e, s, PM_LOGINBACK_FAIL, now);
 			} else if (s->state == S_BLOGIN) {
 				/* What it sent before closing may still decide. */
 				ok = run_backend(e, s, now);
 				if (ok && s->state == S_BLOGIN)
-					ok = attempt_failed(e, s, pm_imapback_closed(&pr->ib), now);
+					ok = attempt_failed(e, s, pm_loginback_closed(&pr->lb), now);
 			} else if (s->state == S_QUIESCE) {
 				/* The backend ended the session before the splice (a
 				 * pipelined LOGOUT): what it sent goes to the client,
@@ -1202,7 +1205,8 @@ accept_cookie(struct pm_engine *e, const struct pm_flow *f, int li, const struct
 	peer.sack_ok = o.sack;
 	if (pm_tcb_init_passive(&pr->ct, &tp, th->ack - 1, th->seq - 1, &peer, now) != 0 ||
 	    pm_flowtab_insert(e->flows, f, sess_idx(e, s) << 1) != 0 ||
-	    pm_imap_init(&pr->im, &e->p.imap) != 0) {
+	    pm_login_init(&pr->lg, (enum pm_login_proto)e->listeners[li].proto,
+			  &e->p.login) != 0) {
 		(void)pm_flowtab_remove(e->flows, f);
 		sess_free(e, s);
 		e->stats.closed--;
@@ -1213,8 +1217,8 @@ accept_cookie(struct pm_engine *e, const struct pm_flow *f, int li, const struct
 	pr->login_deadline = now + e->p.login_timeout_ms;
 	seg_of(th, &seg);
 	(void)pm_tcb_input(&pr->ct, &seg, payload, plen, now);
-	pm_buf_init(&out, pr->scratch, PM_IMAP_OUT_MIN);
-	if (pm_imap_greet(&pr->im, &out) != 0 || !to_client(pr, &out)) {
+	pm_buf_init(&out, pr->scratch, PM_LOGIN_OUT_MIN);
+	if (pm_login_greet(&pr->lg, &out) != 0 || !to_client(pr, &out)) {
 		pre_abort(e, s, now);
 		return PM_ENGINE_CONSUMED;
 	}
@@ -1458,18 +1462,20 @@ on_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
 		(void)pm_tcb_timeout(&pr->bt, now);
 	if (s->state != S_QUIESCE && s->state != S_CLOSING_PRE && now >= pr->login_deadline) {
 		/* Dovecot: "Disconnected for inactivity" / login timeout. */
-		static const char bye[] = "* BYE Disconnected for inactivity.\r\n";
+		struct pm_buf out;
 
 		e->stats.timeouts++;
 		backend_close(e, s, now);
-		pm_imap_wipe(&pr->im);
-		(void)pm_tcb_send(&pr->ct, bye, sizeof(bye) - 1);
+		pm_login_wipe(&pr->lg);
+		pm_buf_init(&out, pr->scratch, PM_LOGIN_OUT_MIN);
+		if (pm_login_timeout(&pr->lg, &out) == 0)
+			(void)pm_tcb_send(&pr->ct, out.p, out.len);
 		pm_tcb_close(&pr->ct);
 		s->state = S_CLOSING_PRE;
 	} else if ((s->state == S_CONNECTING || s->state == S_BLOGIN) &&
 		   now >= pr->attempt_deadline) {
 		e->stats.timeouts++;
-		if (!attempt_failed(e, s, PM_IMAPBACK_FAIL, now)) {
+		if (!attempt_failed(e, s, PM_LOGINBACK_FAIL, now)) {
 			pre_abort(e, s, now);
 			return;
 		}
@@ -1481,7 +1487,7 @@ on_timer(struct pm_timer_wheel *w, struct pm_timer *t, void *arg)
 		}
 	} else if (s->state == S_RETRY_WAIT && now >= pr->retry_at) {
 		if (backend_connect(e, s, now) != 0 &&
-		    !attempt_failed(e, s, PM_IMAPBACK_FAIL, now)) {
+		    !attempt_failed(e, s, PM_LOGINBACK_FAIL, now)) {
 			pre_abort(e, s, now);
 			return;
 		}

@@ -69,7 +69,7 @@
 #include "net/addr.h"
 #include "net/drop.h"
 #include "net/l3.h"
-#include "proto/imap.h"
+#include "proto/login.h"
 #include "tcp/tcpopt.h"
 
 #define PM_ENGINE_LISTENERS_MAX	64
@@ -84,6 +84,7 @@ struct pm_engine_listener {
 	struct pm_addr addr;		/* PM_AF_INET */
 	uint16_t port;
 	uint16_t backend_port;
+	uint8_t proto;			/* enum pm_login_proto */
 };
 
 struct pm_engine_params {
@@ -107,7 +108,7 @@ struct pm_engine_params {
 	uint32_t refresh_ms;		/* spliced: ops->refresh this often
 					 * (director_user_expire / 2) */
 	unsigned int proxy_ttl;		/* x-proxy-ttl is this - 1 */
-	struct pm_imap_params imap;	/* strings borrowed, must outlive */
+	struct pm_login_params login;	/* strings borrowed, must outlive */
 };
 
 /* Defaults: 65536 sessions, 1024 pre-login, a SYN backlog of 4096, MSS 1460, wscale 7, login 60 s

@@ -566,6 +566,7 @@ setup(void **state)
 	l.addr = ip(vip_s);
 	l.port = 143;
 	l.backend_port = 143;
+	l.proto = PM_LOGIN_IMAP;
 	p.listeners = &l;
 	p.nlisteners = 1;
 	size = pm_engine_memsize(&p);
