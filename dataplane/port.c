@@ -969,10 +969,24 @@ pm_ports_counters(struct pm_ports *pp, pm_ports_counter_fn emit, void *arg)
 #undef TCP_NAME
 			};
 
+			static const char *const proto_names[] = {
+#define PROTO_NAME(name) #name,
+				PM_WORKER_PROTO_NAMES(PROTO_NAME)
+#undef PROTO_NAME
+			};
+			unsigned int pr;
+
 			for (i = 0; i < PM_WORKER_TCP_COUNTERS; i++) {
 				snprintf(name, sizeof(name), "lcore.%u.tcp.%s", w, tcp_names[i]);
 				emit(arg, name, rd(&s->tcp[i]));
 			}
+			for (pr = 0; pr < PM_LOGIN__COUNT; pr++)
+				for (i = 0; i < PM_WORKER_PROTO_COUNTERS; i++) {
+					snprintf(name, sizeof(name), "lcore.%u.%s.%s", w,
+						 pm_login_proto_name((enum pm_login_proto)pr),
+						 proto_names[i]);
+					emit(arg, name, rd(&s->proto[pr][i]));
+				}
 		}
 #undef LCORE_COUNTER
 		for (i = 0; i < pp->nports; i++) {

@@ -623,6 +623,12 @@ tick(struct pm_worker *w)
 #define TCP_COPY(name) set(&w->stats.tcp[i++], es->name);
 		PM_WORKER_TCP_NAMES(TCP_COPY)
 #undef TCP_COPY
+		for (unsigned int pr = 0; pr < PM_LOGIN__COUNT; pr++) {
+			i = 0;
+#define PROTO_COPY(name) set(&w->stats.proto[pr][i++], es->proto[pr].name);
+			PM_WORKER_PROTO_NAMES(PROTO_COPY)
+#undef PROTO_COPY
+		}
 	}
 }
 

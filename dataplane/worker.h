@@ -80,8 +80,13 @@ _Static_assert(sizeof(struct pm_worker_kick) == 16, "a kick is one 16-byte ring 
 	X(backend_connects) X(login_ok) X(login_failed) X(login_unavailable) \
 	X(splices) X(forwarded) X(stale) X(stale_acked) X(timeouts) X(closed) X(tx_nobuf) X(kicked) \
 	X(refreshes)
+/* And each protocol's share (struct pm_engine_proto_stats):
+ * "lcore.<n>.<protocol>.<name>". */
+#define PM_WORKER_PROTO_NAMES(X) \
+	X(logins) X(login_ok) X(login_failed) X(login_unavailable) X(splices) X(kicked)
 #define PM_WORKER_TCP_COUNT_(n) + 1
 #define PM_WORKER_TCP_COUNTERS (0 PM_WORKER_TCP_NAMES(PM_WORKER_TCP_COUNT_))
+#define PM_WORKER_PROTO_COUNTERS (0 PM_WORKER_PROTO_NAMES(PM_WORKER_TCP_COUNT_))
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -137,6 +142,7 @@ struct pm_worker_stats {
 	_Atomic uint64_t syn_backlog;	/* SYN-ACKs remembered (a gauge) */
 	/* The engine's counters (struct pm_engine_stats), copied every tick. */
 	_Atomic uint64_t tcp[PM_WORKER_TCP_COUNTERS];
+	_Atomic uint64_t proto[PM_LOGIN__COUNT][PM_WORKER_PROTO_COUNTERS];
 	_Atomic uint64_t drop[PM_DROP__COUNT];
 };
 

@@ -294,6 +294,12 @@ pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
 
 /* ---- small helpers --------------------------------------------------------- */
 
+/* Count @name in the engine's totals and in those of @s's protocol. */
+#define PCOUNT(e, s, name) do {							\
+		(e)->stats.name++;						\
+		(e)->stats.proto[(e)->listeners[(s)->listener].proto].name++;	\
+	} while (0)
+
 static inline void
 addr4(struct pm_addr *a, const uint8_t b[4])
 {
@@ -698,11 +704,11 @@ start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
 		pr->retry_at = now + LOOKUP_RETRY_MS;
 		return true;
 	case PM_ENGINE_LOOKUP_NONE:
-		e->stats.login_unavailable++;
+		PCOUNT(e, s, login_unavailable);
 		return login_failed(e, s, PM_LOGIN_FAIL_UNAVAILABLE, NULL, now);
 	}
 	if (backend_connect(e, s, now) != 0) {
-		e->stats.login_unavailable++;
+		PCOUNT(e, s, login_unavailable);
 		return login_failed(e, s, PM_LOGIN_FAIL_UNAVAILABLE, NULL, now);
 	}
 	return true;
@@ -729,7 +735,7 @@ attempt_failed(struct pm_engine *e, struct sess *s, enum pm_loginback_status why
 		pr->retry_at = now + PM_ENGINE_RETRY_MS;
 		return true;
 	}
-	e->stats.login_unavailable++;
+	PCOUNT(e, s, login_unavailable);
 	return login_failed(e, s, PM_LOGIN_FAIL_UNAVAILABLE, text[0] != '\0' ? text : NULL, now);
 }
 
@@ -761,7 +767,7 @@ run_client(struct pm_engine *e, struct sess *s, uint64_t now)
 		case PM_LOGIN_FULL:
 			break;
 		case PM_LOGIN_LOGIN:
-			e->stats.logins++;
+			PCOUNT(e, s, logins);
 			s->attempts = 0;
 			pr->login_deadline = now + e->p.login_timeout_ms;
 			if (!start_attempt(e, s, now))
@@ -816,17 +822,17 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 	case PM_LOGINBACK_OK:
 		if (pm_login_ok(&pr->lg, &pr->lb, &out) != 0 || !to_client(pr, &out))
 			return false;
-		e->stats.login_ok++;
+		PCOUNT(e, s, login_ok);
 		s->state = S_QUIESCE;
 		return true;
 	case PM_LOGINBACK_AUTHFAILED:
-		e->stats.login_failed++;
+		PCOUNT(e, s, login_failed);
 		return login_failed(e, s, PM_LOGIN_FAIL_AUTHFAILED, NULL, now);
 	case PM_LOGINBACK_VERBATIM:
-		e->stats.login_failed++;
+		PCOUNT(e, s, login_failed);
 		return login_failed(e, s, PM_LOGIN_FAIL_VERBATIM, pm_loginback_text(&pr->lb), now);
 	case PM_LOGINBACK_SERVERBUG:
-		e->stats.login_failed++;
+		PCOUNT(e, s, login_failed);
 		return login_failed(e, s, PM_LOGIN_FAIL_SERVERBUG, NULL, now);
 	case PM_LOGINBACK_TEMPFAIL:
 	case PM_LOGINBACK_FAIL:
@@ -904,7 +910,7 @@ do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
 	s->refresh_at = now + e->p.refresh_ms;
 	user_link(e, s);
 	s->last_ms = now;
-	e->stats.splices++;
+	PCOUNT(e, s, splices);
 }
 
 static uint64_t
@@ -1420,7 +1426,7 @@ pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_che
 		s->state = S_KICKED;
 		s->last_ms = now_ms;
 		rearm(e, s);
-		e->stats.kicked++;
+		PCOUNT(e, s, kicked);
 		n++;
 	}
 	return n;

@@ -155,6 +155,16 @@ struct pm_engine_ops {
 		     uint16_t rport, uint16_t lport);
 };
 
+/* A protocol's share of the login and session counters below. */
+struct pm_engine_proto_stats {
+	uint64_t logins;
+	uint64_t login_ok;
+	uint64_t login_failed;
+	uint64_t login_unavailable;
+	uint64_t splices;
+	uint64_t kicked;
+};
+
 /* Counters; plain uint64_t, written by the owning lcore only. */
 struct pm_engine_stats {
 	uint64_t syn_cookies;		/* SYN-ACKs sent (first ones) */
@@ -178,6 +188,8 @@ struct pm_engine_stats {
 	uint64_t tx_nobuf;		/* ops->tx_alloc failed */
 	uint64_t kicked;		/* sessions closed by a kick */
 	uint64_t refreshes;		/* ops->refresh calls */
+	/* By protocol (enum pm_login_proto), each counted in the totals too. */
+	struct pm_engine_proto_stats proto[PM_LOGIN__COUNT];
 };
 
 /* Bytes for an engine with @p (0 if @p is invalid). */

@@ -389,6 +389,10 @@ def checks(kv, postmuxctl, admin, stats, proc, lab):
           "the engine counted %d logins and as many splices (but those that "
           "ended at once)" % want)
     check(tot("login_failed") == 1, "and one failed login")
+    ptot = lambda n: sum(v for k, v in st.items() if k.endswith(".imap." + n))  # noqa: E731
+    check(ptot("login_ok") == want and ptot("login_failed") == 1 and
+          ptot("splices") == tot("splices"),
+          "the IMAP counters (lcore.N.imap.*) count the same logins and splices")
     check(tot("forwarded") > 0, "packets were forwarded through the splice")
     kicks(kv, admin)
     stopped_backend(kv, admin, stats, lab)
