@@ -289,6 +289,48 @@ def body(dp, ctl, postmuxctl, kv):
     with ProxyLab(dp, ctl, postmuxctl, kv, WORKERS, PREFIX) as px:
         if px is not None:
             checks(kv, postmuxctl, px.admin, px.stats, px.procs[1], px.lab)
+            control_restart(kv, px)
+
+
+def control_restart(kv, px):
+    """postmux-control stops and starts again (an upgrade): spliced
+    sessions go on, pins are kept, new logins work meanwhile and after."""
+    # Not on the backend stopped_backend() stopped.
+    live = [u for u in ("upg%02d" % i for i in range(40))
+            if director_host(px.admin, u) != BACKENDS[4]]
+    users, newcomer = live[:4], live[4]
+    p = subprocess.Popen(["ip", "netns", "exec", kv["client_ns"], sys.executable, "-c",
+                          CLIENT, VIP, "hold"] + users, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline().split()
+        if not check(line[:1] == ["ready"], "4 sessions held before the restart: %r" % line):
+            return
+        before = {u: director_host(px.admin, u) for u in users}
+        ctl = px.procs[0]
+        ctl.send_signal(signal.SIGTERM)
+        check(ctl.wait(timeout=15) == 0, "postmux-control exits 0 on SIGTERM")
+        # Without postmux-control the data plane keeps serving.
+        r = run(["ip", "netns", "exec", kv["client_ns"], sys.executable, "-c", CLIENT, VIP,
+                 "one", newcomer])
+        check(r.stdout.startswith("ok backend-"), "a login while postmux-control is down "
+              "works: %r %s" % (r.stdout, r.stderr[-300:]))
+        with open(os.path.join(px.tmp, "control.log"), "a") as lf:
+            px.procs[0] = subprocess.Popen([px.ctl, "-c", os.path.join(px.tmp, "postmux.conf")],
+                                           stdin=subprocess.DEVNULL, stdout=lf, stderr=lf)
+        check(wait_for(lambda: run(["doveadm", "director", "status", "-a", px.admin])
+                       .returncode == 0, 15), "postmux-control is back")
+        p.stdin.write("check\n")
+        p.stdin.flush()
+        alive = set(p.stdout.readline().split()[1:])
+        check(alive == set(users), "the spliced sessions survived the restart: alive %s"
+              % sorted(alive))
+        after = {u: director_host(px.admin, u) for u in users}
+        check(after == before, "their pins were kept: %s, before %s" % (after, before))
+    finally:
+        p.stdin.close()
+        p.terminate()
+        p.wait(timeout=10)
 
 
 def director_status(admin, user):
