@@ -313,6 +313,25 @@ next_word(const char **p, char *dst, size_t size)
 	return (int)(e - s);
 }
 
+/* The length of a PCI address at the start of @s ("0000:03:00.0" or, with
+ * the domain left out, "03:00.0"), up to a ',' or the end; 0 if there is
+ * none. */
+static size_t
+pci_addr_len(const char *s)
+{
+	static const char full[] = "xxxx:xx:xx.x", brief[] = "xx:xx.x";
+	const char *pat = strlen(s) >= 12 && s[4] == ':' ? full : brief;
+	size_t i, n = strlen(pat);
+
+	for (i = 0; i < n; i++) {
+		if (pat[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != pat[i])
+			return 0;
+	}
+	if (s[n - 1] > '7' || (s[n] != '\0' && s[n] != ','))
+		return 0;	/* function 0..7 */
+	return n;
+}
+
 /* "<name> <devargs> <ipv4>/<len>" */
 static int
 set_port(struct pm_config *c, const char *v, char *why, size_t whylen)
@@ -350,11 +369,22 @@ set_port(struct pm_config *c, const char *v, char *why, size_t whylen)
 			       PM_CONFIG_DEVARGS_MAX - 1);
 	if (n == 0)
 		return why_fmt(why, whylen, "%s", usage);
-	/* The device name is the part before the first comma: net_<driver><n>. */
-	if (strncmp(pt->devargs, "net_", 4) != 0 || pt->devargs[4] == '\0' ||
-	    pt->devargs[4] == ',')
+	/* The device name is the part before the first comma: net_<driver><n>
+	 * (a virtual device) or a PCI address (a NIC bound to a DPDK driver),
+	 * stored with its domain, as DPDK names the port. */
+	if (pci_addr_len(pt->devargs) == 7) {
+		if (strlen(pt->devargs) + 5 >= sizeof(pt->devargs))
+			return why_fmt(why, whylen, "devargs longer than %d bytes",
+				       PM_CONFIG_DEVARGS_MAX - 1);
+		memmove(pt->devargs + 5, pt->devargs, strlen(pt->devargs) + 1);
+		memcpy(pt->devargs, "0000:", 5);
+	}
+	if (pci_addr_len(pt->devargs) == 0 &&
+	    (strncmp(pt->devargs, "net_", 4) != 0 || pt->devargs[4] == '\0' ||
+	     pt->devargs[4] == ','))
 		return why_fmt(why, whylen, "devargs '%s' must start with a virtual device "
-			       "name such as net_af_packet0", pt->devargs);
+			       "name such as net_af_packet0 or a PCI address such as "
+			       "0000:03:00.0", pt->devargs);
 	for (i = 0; i < c->nports; i++) {
 		size_t la = strcspn(pt->devargs, ","), lb = strcspn(c->ports[i].devargs, ",");
 

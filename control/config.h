@@ -37,7 +37,8 @@ _Static_assert(PM_CONFIG_PORTS_MAX <= PM_ROUTE_IFS_MAX, "more ports than connect
 /* One postmux_port line: "<name> <devargs> <ipv4 addr>/<len>". */
 struct pm_config_port {
 	char name[PM_CONFIG_PORT_NAME_MAX];	/* [A-Za-z0-9_-]+, unique */
-	char devargs[PM_CONFIG_DEVARGS_MAX];	/* "<driver><n>[,key=value...]" */
+	char devargs[PM_CONFIG_DEVARGS_MAX];	/* "net_<driver><n>[,key=value...]" or
+						 * "DDDD:BB:DD.F[,key=value...]" */
 	struct pm_addr addr;			/* PM_AF_INET */
 	uint8_t prefixlen;			/* 0..32 */
 };

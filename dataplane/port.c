@@ -186,7 +186,10 @@ eal_args(const struct pm_config *cfg, const char *argv0, char *store, size_t sto
 	}
 	p += n + 1;
 	for (i = 0; i < cfg->nports; i++) {
-		n = snprintf(p, (size_t)(end - p), "--vdev=%s", cfg->ports[i].devargs);
+		/* A NIC by its PCI address goes on the allow list. */
+		n = snprintf(p, (size_t)(end - p), "%s%s",
+			     strncmp(cfg->ports[i].devargs, "net_", 4) == 0 ? "--vdev=" : "--allow=",
+			     cfg->ports[i].devargs);
 		if (n < 0 || n >= end - p)
 			goto toolong;
 		argv[argc++] = p;

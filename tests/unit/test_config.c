@@ -149,6 +149,10 @@ test_config_errors_name_file_and_line(void **state)
 		{ "postmux_port = client net_af_packet0 192.0.2.1/24 x\n", "(trailing text)" },
 		{ "postmux_port = cli.ent net_af_packet0 192.0.2.1/24\n", "only [A-Za-z0-9_-]" },
 		{ "postmux_port = client af_packet0 192.0.2.1/24\n", "must start with a virtual device" },
+		{ "postmux_port = client 03:00.8 192.0.2.1/24\n", "or a PCI address such as" },
+		{ "postmux_port = client 0000:3:00.0 192.0.2.1/24\n", "or a PCI address such as" },
+		{ "postmux_port = a 03:00.0 10.0.0.1/24\npostmux_port = b 0000:03:00.0,x=1 10.0.1.1/24\n",
+		  "test.conf:2: postmux_port: device 0000:03:00.0 is used by port 'a' too" },
 		{ "postmux_port = a net_af_packet0 192.0.2.1/24\npostmux_port = a net_af_packet1 192.0.2.2/24\n",
 		  "test.conf:2: postmux_port: port 'a' is defined twice" },
 		{ "postmux_port = a net_af_packet0,iface=x 192.0.2.1/24\npostmux_port = b net_af_packet0,iface=y 192.0.2.2/24\n",
@@ -201,6 +205,13 @@ test_config_dataplane_ports_are_read(void **state)
 	assert_string_equal(c.ports[1].name, "backend");
 	assert_string_equal(c.ports[1].devargs, "net_af_packet1,iface=pmb0-dp,qpairs=2");
 	assert_memory_equal(c.ports[1].addr.bytes, "\xc6\x33\x64\xfe", 4);
+	pm_config_free(&c);
+	/* NICs by PCI address; the domain is filled in as DPDK names ports. */
+	assert_int_equal(parse(&c, "postmux_port = a 0000:03:00.0 10.0.0.1/24\n"
+			       "postmux_port = b 3b:00.1,rxq_cqe_comp_en=0 10.0.1.1/24\n",
+			       err, sizeof(err)), 0);
+	assert_string_equal(c.ports[0].devargs, "0000:03:00.0");
+	assert_string_equal(c.ports[1].devargs, "0000:3b:00.1,rxq_cqe_comp_en=0");
 	pm_config_free(&c);
 }
 
