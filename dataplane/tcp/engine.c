@@ -2,7 +2,7 @@
  * engine.c -- a worker lcore's TCP engine (engine.h).
  *
  * Sessions live in one array, pre-login state (the two pm_tcbs, the login
- * machines and their buffers: about 60 KiB) in a second, smaller one, so a
+ * machines and their buffers: about 81 KiB) in a second, smaller one, so a
  * spliced session costs only its struct sess. Flows map (remote, local)
  * 4-tuples to (session << 1 | side), side 0 the client's connection, 1 the
  * backend's. Each session has one timer, armed at the earliest of its
@@ -37,7 +37,6 @@
 #define PORT_LO		10000		/* local ports towards backends */
 #define PORT_HI		65535
 #define PORT_TRIES	4096
-#define SYN_TAG		0x80000000u	/* flow value: a SYN backlog entry */
 #define SYN_SLOTS	1024		/* x 100 ms: 102 s a revolution */
 #define SYN_TICK_MS	100
 #define SYN_RTO_MS	1000		/* RFC 6298's initial RTO */
@@ -138,6 +137,7 @@ struct pm_engine {
 	struct sess *sess;
 	struct pre *pres;
 	struct pm_flowtab *flows;
+	struct pm_flowtab *synflows;	/* SYN backlog entries, or NULL */
 	uint32_t *ubucket;		/* user hash -> first spliced session */
 	uint32_t umask;
 	uint32_t free_sess, free_pre;
@@ -198,19 +198,24 @@ params_ok(const struct pm_engine_params *p)
 
 /* Offsets of the parts in the engine's block. */
 struct layout {
-	size_t slots, syn_slots, syns, sess, pres, ubucket, flows, total;
+	size_t slots, syn_slots, syns, sess, pres, ubucket, flows, synflows, total;
 	uint32_t nbuckets;
 };
 
 static bool
 layout(const struct pm_engine_params *p, struct layout *l)
 {
-	size_t fsize;
+	size_t fsize, ssize = 0;
 
 	if (!params_ok(p))
 		return false;
-	fsize = pm_flowtab_memsize(2 * p->sessions + p->syn_backlog);
-	if (fsize == 0)
+	/* The SYN backlog has a table of its own: sharing the sessions' would
+	 * double that (power-of-two) table for a few more entries. Only
+	 * segments of no session look there, never the spliced fast path. */
+	fsize = pm_flowtab_memsize(2 * p->sessions);
+	if (p->syn_backlog > 0)
+		ssize = pm_flowtab_memsize(p->syn_backlog);
+	if (fsize == 0 || (p->syn_backlog > 0 && ssize == 0))
 		return false;
 	l->slots = align64(sizeof(struct pm_engine));
 	l->syn_slots = align64(l->slots + TIMER_SLOTS * sizeof(struct pm_timer_link));
@@ -221,7 +226,8 @@ layout(const struct pm_engine_params *p, struct layout *l)
 	for (l->nbuckets = 1; l->nbuckets < p->sessions; l->nbuckets <<= 1)
 		;
 	l->flows = align64(l->ubucket + (size_t)l->nbuckets * sizeof(uint32_t));
-	l->total = l->flows + fsize;
+	l->synflows = align64(l->flows + fsize);
+	l->total = l->synflows + ssize;
 	return true;
 }
 
@@ -273,9 +279,14 @@ pm_engine_init(void *mem, size_t size, const struct pm_engine_params *p,
 	e->umask = l.nbuckets - 1;
 	for (i = 0; i < l.nbuckets; i++)
 		e->ubucket[i] = NONE;
-	if (pm_flowtab_init(e->flows, size - l.flows, 2 * p->sessions + p->syn_backlog,
-			    p->flow_key) != 0)
+	if (pm_flowtab_init(e->flows, l.synflows - l.flows, 2 * p->sessions, p->flow_key) != 0)
 		return NULL;
+	if (p->syn_backlog > 0) {
+		e->synflows = (struct pm_flowtab *)(base + l.synflows);
+		if (pm_flowtab_init(e->synflows, size - l.synflows, p->syn_backlog,
+				    p->flow_key) != 0)
+			return NULL;
+	}
 	for (i = 0; i < p->sessions; i++) {
 		memset(&e->sess[i], 0, sizeof(e->sess[i]));
 		pm_timer_init(&e->sess[i].timer);
@@ -1076,7 +1087,7 @@ syn_forget(struct pm_engine *e, uint32_t i)
 	struct syn *y = &e->syns[i];
 
 	pm_timer_cancel(&e->syn_wheel, &y->timer);
-	(void)pm_flowtab_remove(e->flows, &y->f);
+	(void)pm_flowtab_remove(e->synflows, &y->f);
 	y->next_free = e->free_syn;
 	e->free_syn = i;
 	e->nsyn--;
@@ -1108,7 +1119,7 @@ syn_ack(struct pm_engine *e, const struct pm_flow *f, const struct pm_tcp_hdr *t
 		e->stats.syn_backlog_full++;
 		return;
 	}
-	if (pm_flowtab_insert(e->flows, f, SYN_TAG | i) != 0)
+	if (pm_flowtab_insert(e->synflows, f, i) != 0)
 		return;
 	e->free_syn = e->syns[i].next_free;
 	e->nsyn++;
@@ -1371,10 +1382,12 @@ pm_engine_input(struct pm_engine *e, uint8_t *frame, size_t len, const struct pm
 	f.rport = th->sport;
 	f.lport = th->dport;
 	v = pm_flowtab_lookup(e->flows, &f);
-	if (v == PM_FLOWTAB_EMPTY)
+	if (v == PM_FLOWTAB_EMPTY) {
+		if (e->synflows != NULL &&
+		    (v = pm_flowtab_lookup(e->synflows, &f)) != PM_FLOWTAB_EMPTY)
+			return syn_entry(e, v, &f, ip, th, payload, now_ms, reason);
 		return no_session(e, &f, ip, th, payload, now_ms, reason);
-	if (v & SYN_TAG)
-		return syn_entry(e, v & ~SYN_TAG, &f, ip, th, payload, now_ms, reason);
+	}
 	s = &e->sess[v >> 1];
 	if ((th->flags & (PM_TCP_SYN | PM_TCP_ACK)) == PM_TCP_SYN && (v & 1) == 0 &&
 	    (s->state == S_KICKED ||

@@ -16,7 +16,8 @@
  *
  *   (none) --SYN to a listener--> SYN-ACK with a cookie; while the SYN
  *          backlog has room, the SYN-ACK is also remembered (flow, ISNs,
- *          options: 56 bytes) and sent again after 1, 2, 4, 8 and 16 s
+ *          options: 56 bytes, in a flow table of their own) and sent
+ *          again after 1, 2, 4, 8 and 16 s
  *          until the handshake completes (Linux's tcp_synack_retries 5),
  *          then forgotten after 32 s more; when it is full (a flood),
  *          nothing is stored and a lost SYN-ACK or final ACK is up to the
