@@ -17,9 +17,12 @@ With a lab of its own (scripts/netns-lab --prefix n<W><pid % 1000>):
   and postmux-dataplane with two net_af_packet ports (qpairs = workers):
   client (192.0.2.1/24 plus the VIP 192.0.2.10) and backend
   (198.51.100.254/24), and a net_pcap port "replay" (10.255.0.1/24, one
-  capture file per queue, written to files only) that feeds the malformed
-  frames; telemetry on.
-Checks (with 1 worker, first: a port whose interface does not exist, more
+  capture file per queue, written to files only, with an IMAP listener)
+  that feeds the malformed frames (TCP ones too: short, bad data offset,
+  bad option lengths, bad checksums, an ACK with a wrong cookie);
+  telemetry on.
+Checks (with 1 worker, first: a port whose interface does not exist, a PCI
+address that is not there, more
 workers than CPUs, an lcore list naming a missing CPU, and too little memory
 for the mbuf pool each make the data plane exit 1 with a clear message):
 1. From 16 client addresses, ICMP echo to the port address and to the VIP:
@@ -177,6 +180,20 @@ def echo(data=b"abcdefgh", bad=False):
     return body[:2] + c.to_bytes(2, "big") + body[4:]
 
 
+def tcp(src, dst, sport=40000, dport=143, seq=1000, ack=0, flags=0x10, opts=b"",
+        payload=b"", doff=None, bad_csum=False):
+    """A TCP segment with a correct checksum (unless @bad_csum)."""
+    hl = 20 + len(opts)
+    doff = hl // 4 if doff is None else doff
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, 8192, 0, 0) + opts
+    seg = h + payload
+    c = csum(socket.inet_aton(src) + socket.inet_aton(dst) +
+             struct.pack("!BBH", 0, 6, len(seg)) + seg)
+    if bad_csum:
+        c ^= 0x0f0f
+    return seg[:16] + c.to_bytes(2, "big") + seg[18:]
+
+
 REPLAY_ADDR = "10.255.0.1"
 
 
@@ -206,6 +223,24 @@ def malformed(dmac, smac, src, PORT_ADDR=REPLAY_ADDR):
         out.append(("ARP_BAD", b"\xff" * 6 + smac + b"\x08\x06" + arp[:7] + b"\x09" +
                     arp[8:]))
         out.append(("ETH_TYPE", dmac + smac + b"\x81\x00" + b"\0" * 46))
+        # TCP to the replay port's IMAP listener.
+        seg = tcp(src, PORT_ADDR)
+        out.append(("TCP_SHORT", eth + ipv4(src, PORT_ADDR, seg[:12], proto=6)))
+        out.append(("TCP_HDR_LEN", eth + ipv4(src, PORT_ADDR, tcp(src, PORT_ADDR, doff=4),
+                                              proto=6)))
+        out.append(("TCP_HDR_LEN", eth + ipv4(src, PORT_ADDR, tcp(src, PORT_ADDR, doff=15),
+                                              proto=6)))
+        out.append(("TCP_OPTION", eth + ipv4(src, PORT_ADDR, tcp(
+            src, PORT_ADDR, flags=0x02, opts=b"\x02\x01\x05\x00"), proto=6)))
+        out.append(("TCP_OPTION", eth + ipv4(src, PORT_ADDR, tcp(
+            src, PORT_ADDR, flags=0x02, opts=b"\x03\x09\x00\x00"), proto=6)))
+        out.append(("TCP_CSUM", eth + ipv4(src, PORT_ADDR, tcp(
+            src, PORT_ADDR, flags=0x02, bad_csum=True), proto=6)))
+        out.append(("TCP_CSUM", eth + ipv4(src, PORT_ADDR, tcp(
+            src, PORT_ADDR, payload=b"a LOGIN x y\r\n", bad_csum=True), proto=6)))
+        # An ACK whose cookie is wrong (a blind handshake, or a stray one).
+        out.append(("TCP_COOKIE", eth + ipv4(src, PORT_ADDR, tcp(
+            src, PORT_ADDR, ack=0x12345678, payload=b"a LOGIN x y\r\n"), proto=6)))
     return out
 
 
@@ -417,6 +452,8 @@ def body(dp, ctl, kv):
             f.write("postmux_port = replay net_pcap0,%s %s/24\n"
                     % (",".join(pcap), REPLAY_ADDR))
             f.write("postmux_vip = client %s\n" % VIP)
+            f.write("postmux_listener = %s 143 imap\n" % REPLAY_ADDR)
+            f.write("postmux_sessions = 64\npostmux_prelogin_sessions = 4\n")
             f.write("postmux_route = 203.0.113.0/24 via %s\n" % GATEWAY)
             f.write("postmux_lcores = %d\n" % WORKERS)
             f.write("postmux_arp_retrans_time = 200 ms\n")
