@@ -34,7 +34,8 @@ SIGTERM, SIGHUP). It cleans up in every case.
    and the backends' own session lists (`doveadm who`) say the same; the
    sessions a step closed are exactly those of the users it moved; at the
    end every session answers a NOOP, and the spread is the pure hash spread
-   of the users (`postmuxctl ring`): clients, pins and ring agree.
+   of the users (`postmuxctl ring`): clients, pins and ring agree; and the
+   data plane counted as many logins, splices and kicks as the clients saw.
 The last line says whether the final spread is the pure hash spread.
 Logs: a directory /tmp/postmux-demo.XXXXXX, printed at the start: the
 transcript (demo.txt), postmux.conf, control.log, dataplane.log,
@@ -578,6 +579,33 @@ class Demo:
         for n, (title, cmds) in enumerate(STEPS, 1):
             self.step(n, title, cmds)
 
+    def counters(self, state):
+        """The data plane's own count (lcore.N.<proto>.login_ok, .splices,
+        .kicked, published every 100 ms) against the clients': every login
+        the clients made went through it, and every close they saw was its
+        kick."""
+        want = {p: (sum(state[u][3] for u in self.users if state[u][0] == p),
+                    sum(state[u][4] for u in self.users if state[u][0] == p))
+                for p in self.protocols}
+        deadline = time.monotonic() + 3
+        while True:
+            st = self.stats("lcore.")
+            got = {p: tuple(sum(v for k, v in st.items() if k.endswith(".%s.%s" % (p, c)))
+                            for c in ("login_ok", "splices", "kicked"))
+                   for p in self.protocols}
+            if all(got[p] == (want[p][0], want[p][0], want[p][1]) for p in self.protocols) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        say("the data plane counted %s" % "; ".join(
+            "%s %d logins, %d splices, %d kicks" % ((p.upper(),) + got[p])
+            for p in self.protocols))
+        for p in self.protocols:
+            if got[p] != (want[p][0], want[p][0], want[p][1]):
+                self.problem("end", "the data plane's %s counters (logins, splices, kicks) "
+                             "are %s; the clients logged in %d times and saw %d kicks"
+                             % (p.upper(), got[p], want[p][0], want[p][1]))
+
     def final(self):
         """The verdict line, after a NOOP through every session."""
         pr = self.clients.probe()
@@ -588,6 +616,7 @@ class Demo:
         else:
             say()
             say("every one of the %d sessions answers a NOOP through the splice" % len(pr["probe"]))
+        self.counters(pr["users"])
         r = run([self.a.postmuxctl, "ring", "--backends", SPEC],
                 input="".join(u + "\n" for u in self.users))
         if r.returncode != 0:
