@@ -700,6 +700,20 @@ worker_setup(struct pm_ports *pp, const struct pm_config *cfg, struct pm_directo
 	return 0;
 }
 
+/* The login machine of a listener's protocol, or -1 if none is served. */
+static int
+login_proto(enum pm_config_proto p)
+{
+	switch (p) {
+	case PM_PROTO_IMAP:
+		return PM_LOGIN_IMAP;
+	case PM_PROTO_SUBMISSION:
+		return PM_LOGIN_SUBMISSION;
+	default:
+		return -1;
+	}
+}
+
 /* The TCP engine's settings, shared by every worker but for the flow key:
  * the listeners (IMAP only, so far) and one cookie key for all lcores (the
  * ACK that completes a handshake may reach another lcore than the SYN). */
@@ -725,16 +739,18 @@ engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_
 		const struct pm_config_listener *l = &cfg->listeners[i];
 		char a[PM_ADDR_STRLEN];
 
-		if (l->proto != PM_PROTO_IMAP) {
+		int proto = login_proto(l->proto);
+
+		if (proto < 0) {
 			pm_addr_format(&l->addr, a, sizeof(a));
-			errf(err, errlen, "postmux_listener %s %u %s: only imap is served so far",
-			     a, l->port, pm_config_proto_name(l->proto));
+			errf(err, errlen, "postmux_listener %s %u %s: not served yet", a, l->port,
+			     pm_config_proto_name(l->proto));
 			return -1;
 		}
 		pp->listeners[i].addr = l->addr;
 		pp->listeners[i].port = l->port;
 		pp->listeners[i].backend_port = l->backend_port;
-		pp->listeners[i].proto = PM_LOGIN_IMAP;
+		pp->listeners[i].proto = (uint8_t)proto;
 	}
 	ep->listeners = pp->listeners;
 	ep->nlisteners = cfg->nlisteners;

@@ -8,6 +8,7 @@
 
 static const char *const proto_names[PM_LOGIN__COUNT] = {
 	[PM_LOGIN_IMAP] = "imap",
+	[PM_LOGIN_SUBMISSION] = "submission",
 };
 
 const char *
@@ -21,12 +22,16 @@ pm_login_params_defaults(struct pm_login_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	pm_imap_params_defaults(&p->imap);
+	pm_submission_params_defaults(&p->submission);
 }
 
 int
 pm_login_params_check(const struct pm_login_params *p)
 {
-	return pm_imap_params_check(&p->imap);
+	if (pm_imap_params_check(&p->imap) != 0 ||
+	    pm_submission_params_check(&p->submission) != 0)
+		return -EINVAL;
+	return 0;
 }
 
 /* ---- client side ------------------------------------------------------------ */
@@ -35,9 +40,12 @@ int
 pm_login_init(struct pm_login *m, enum pm_login_proto proto, const struct pm_login_params *p)
 {
 	m->proto = (uint8_t)proto;
+	m->p = p;
 	switch (proto) {
 	case PM_LOGIN_IMAP:
 		return pm_imap_init(&m->u.imap, &p->imap);
+	case PM_LOGIN_SUBMISSION:
+		return pm_submission_init(&m->u.submission, &p->submission);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -50,10 +58,30 @@ pm_login_greet(struct pm_login *m, struct pm_buf *out)
 	switch ((enum pm_login_proto)m->proto) {
 	case PM_LOGIN_IMAP:
 		return pm_imap_greet(&m->u.imap, out);
+	case PM_LOGIN_SUBMISSION:
+		return pm_submission_greet(&m->u.submission, out);
 	case PM_LOGIN__COUNT:
 		break;
 	}
 	return -EINVAL;
+}
+
+static enum pm_login_status
+from_submission(enum pm_submission_status st)
+{
+	switch (st) {
+	case PM_SUBMISSION_AGAIN:
+		return PM_LOGIN_AGAIN;
+	case PM_SUBMISSION_LOGIN:
+		return PM_LOGIN_LOGIN;
+	case PM_SUBMISSION_CLOSE:
+		return PM_LOGIN_CLOSE;
+	case PM_SUBMISSION_FULL:
+		return PM_LOGIN_FULL;
+	case PM_SUBMISSION_ERROR:
+		break;
+	}
+	return PM_LOGIN_ERROR;
 }
 
 static enum pm_login_status
@@ -81,6 +109,8 @@ pm_login_feed(struct pm_login *m, const uint8_t *p, size_t n, size_t *consumed,
 	switch ((enum pm_login_proto)m->proto) {
 	case PM_LOGIN_IMAP:
 		return from_imap(pm_imap_feed(&m->u.imap, p, n, consumed, out));
+	case PM_LOGIN_SUBMISSION:
+		return from_submission(pm_submission_feed(&m->u.submission, p, n, consumed, out));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -102,6 +132,19 @@ pm_login_cred(const struct pm_login *m, struct pm_login_cred *c)
 		c->authzid = lg->authzid;
 		c->authzid_len = lg->authzid_len;
 		c->pass = lg->pass;
+		return;
+	}
+	case PM_LOGIN_SUBMISSION: {
+		const struct pm_submission_login *lg = pm_submission_login(&m->u.submission);
+
+		c->user = lg->user;
+		c->user_len = lg->user_len;
+		c->authzid = lg->authzid;
+		c->authzid_len = lg->authzid_len;
+		c->pass = lg->pass;
+		c->helo = pm_submission_helo(&m->u.submission);
+		c->helo_smtp = pm_submission_greeting(&m->u.submission) ==
+			       PM_SUBMISSION_GREETING_HELO;
 		return;
 	}
 	case PM_LOGIN__COUNT:
@@ -129,6 +172,29 @@ pm_login_failed(struct pm_login *m, enum pm_login_fail kind, const char *text,
 						    out);
 		}
 		return -EINVAL;
+	case PM_LOGIN_SUBMISSION: {
+		/* Dovecot's submission proxy forwards the backend's reply line
+		 * as it came (a 535, the last 4xx after the retries); its own
+		 * failures are 454 4.7.0. */
+		bool said = text != NULL && text[0] != '\0';
+
+		switch (kind) {
+		case PM_LOGIN_FAIL_AUTHFAILED:
+			return pm_submission_login_failed(&m->u.submission,
+							  said ? PM_SUBMISSION_FAIL_VERBATIM :
+							  PM_SUBMISSION_FAIL_AUTHFAILED, text, out);
+		case PM_LOGIN_FAIL_UNAVAILABLE:
+		case PM_LOGIN_FAIL_VERBATIM:
+			return pm_submission_login_failed(&m->u.submission,
+							  said ? PM_SUBMISSION_FAIL_VERBATIM :
+							  PM_SUBMISSION_FAIL_UNAVAILABLE,
+							  said ? text : NULL, out);
+		case PM_LOGIN_FAIL_SERVERBUG:
+			return pm_submission_login_failed(&m->u.submission,
+							  PM_SUBMISSION_FAIL_UNAVAILABLE, NULL, out);
+		}
+		return -EINVAL;
+	}
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -149,6 +215,10 @@ pm_login_ok(struct pm_login *m, const struct pm_loginback *b, struct pm_buf *out
 			caps = NULL;
 		return pm_imap_login_ok(&m->u.imap, caps, pm_imapback_text(&b->u.imap), out);
 	}
+	case PM_LOGIN_SUBMISSION:
+		/* The backend's 235 line as it came, as Dovecot forwards it. */
+		return pm_submission_login_ok(&m->u.submission,
+					      pm_submissionback_text(&b->u.submission), out);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -161,6 +231,17 @@ pm_login_timeout(struct pm_login *m, struct pm_buf *out)
 	switch ((enum pm_login_proto)m->proto) {
 	case PM_LOGIN_IMAP:
 		return pm_buf_append_str(out, "* BYE Disconnected for inactivity.\r\n");
+	case PM_LOGIN_SUBMISSION: {
+		/* lib-smtp's idle timeout. */
+		const char *host = m->p->submission.hostname;
+		size_t n = strlen(host);
+
+		if (pm_buf_room(out) < n + 40)
+			return -ENOSPC;
+		(void)pm_buf_append_str(out, "421 4.4.2 ");
+		(void)pm_buf_append_str(out, host);
+		return pm_buf_append_str(out, " Disconnected for inactivity\r\n");
+	}
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -174,9 +255,26 @@ pm_login_wipe(struct pm_login *m)
 	case PM_LOGIN_IMAP:
 		pm_imap_wipe(&m->u.imap);
 		return;
+	case PM_LOGIN_SUBMISSION:
+		pm_submission_wipe(&m->u.submission);
+		return;
 	case PM_LOGIN__COUNT:
 		break;
 	}
+}
+
+bool
+pm_login_closed(const struct pm_login *m)
+{
+	switch ((enum pm_login_proto)m->proto) {
+	case PM_LOGIN_IMAP:
+		return pm_imap_phase(&m->u.imap) == PM_IMAP_PHASE_CLOSED;
+	case PM_LOGIN_SUBMISSION:
+		return pm_submission_phase(&m->u.submission) == PM_SUBMISSION_PHASE_CLOSED;
+	case PM_LOGIN__COUNT:
+		break;
+	}
+	return true;
 }
 
 /* ---- backend side ----------------------------------------------------------- */
@@ -205,10 +303,52 @@ pm_loginback_init(struct pm_loginback *b, enum pm_login_proto proto,
 		ip.client_sent_capability = c->client_sent_capability;
 		return pm_imapback_init(&b->u.imap, &ip);
 	}
+	case PM_LOGIN_SUBMISSION: {
+		struct pm_submissionback_params sp;
+
+		memset(&sp, 0, sizeof(sp));
+		sp.session_id = p->session_id;
+		sp.client_ip = p->client_ip;
+		sp.local_ip = p->local_ip;
+		sp.client_port = p->client_port;
+		sp.local_port = p->local_port;
+		sp.ttl = p->ttl;
+		sp.user = c->user;
+		sp.authzid = c->authzid_len > 0 ? c->authzid : NULL;
+		sp.password = c->pass;
+		sp.helo = c->helo;
+		sp.helo_smtp = c->helo_smtp;
+		sp.ehlo_name = p->login->submission.hostname;
+		return pm_submissionback_init(&b->u.submission, &sp);
+	}
 	case PM_LOGIN__COUNT:
 		break;
 	}
 	return -EINVAL;
+}
+
+static enum pm_loginback_status
+from_submissionback(enum pm_submissionback_status st)
+{
+	switch (st) {
+	case PM_SUBMISSIONBACK_AGAIN:
+		return PM_LOGINBACK_AGAIN;
+	case PM_SUBMISSIONBACK_OK:
+		return PM_LOGINBACK_OK;
+	case PM_SUBMISSIONBACK_AUTHFAILED:
+		return PM_LOGINBACK_AUTHFAILED;
+	case PM_SUBMISSIONBACK_TEMPFAIL:
+		return PM_LOGINBACK_TEMPFAIL;
+	case PM_SUBMISSIONBACK_VERBATIM:
+		return PM_LOGINBACK_VERBATIM;
+	case PM_SUBMISSIONBACK_SERVERBUG:
+		return PM_LOGINBACK_SERVERBUG;
+	case PM_SUBMISSIONBACK_FAIL:
+		return PM_LOGINBACK_FAIL;
+	case PM_SUBMISSIONBACK_ERROR:
+		break;
+	}
+	return PM_LOGINBACK_ERROR;
 }
 
 static enum pm_loginback_status
@@ -249,6 +389,9 @@ pm_loginback_feed(struct pm_loginback *b, const uint8_t *p, size_t n, size_t *co
 		to_client->len = tc.len;
 		return from_imapback(st);
 	}
+	case PM_LOGIN_SUBMISSION:
+		return from_submissionback(pm_submissionback_feed(&b->u.submission, p, n, consumed,
+								  to_backend, to_client));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -262,6 +405,8 @@ pm_loginback_closed(struct pm_loginback *b)
 	switch ((enum pm_login_proto)b->proto) {
 	case PM_LOGIN_IMAP:
 		return from_imapback(pm_imapback_closed(&b->u.imap));
+	case PM_LOGIN_SUBMISSION:
+		return from_submissionback(pm_submissionback_closed(&b->u.submission));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -274,6 +419,8 @@ pm_loginback_text(const struct pm_loginback *b)
 	switch ((enum pm_login_proto)b->proto) {
 	case PM_LOGIN_IMAP:
 		return pm_imapback_text(&b->u.imap);
+	case PM_LOGIN_SUBMISSION:
+		return pm_submissionback_text(&b->u.submission);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -286,6 +433,9 @@ pm_loginback_wipe(struct pm_loginback *b)
 	switch ((enum pm_login_proto)b->proto) {
 	case PM_LOGIN_IMAP:
 		pm_imapback_wipe(&b->u.imap);
+		return;
+	case PM_LOGIN_SUBMISSION:
+		pm_submissionback_wipe(&b->u.submission);
 		return;
 	case PM_LOGIN__COUNT:
 		break;

@@ -36,9 +36,12 @@
 #include "proto/buf.h"
 #include "proto/imap.h"
 #include "proto/imapback.h"
+#include "proto/submission.h"
+#include "proto/submissionback.h"
 
 enum pm_login_proto {
 	PM_LOGIN_IMAP = 0,
+	PM_LOGIN_SUBMISSION,
 	PM_LOGIN__COUNT,
 };
 
@@ -48,6 +51,8 @@ const char *pm_login_proto_name(enum pm_login_proto proto);
 /* Every protocol's client-side settings. */
 struct pm_login_params {
 	struct pm_imap_params imap;
+	struct pm_submission_params submission;	/* hostname: also our EHLO name
+						 * towards the backend */
 };
 
 void pm_login_params_defaults(struct pm_login_params *p);
@@ -55,9 +60,11 @@ int pm_login_params_check(const struct pm_login_params *p);
 
 /* An out buffer this large always has room for any one client-side
  * response of any protocol, pm_login_ok() and pm_login_failed() included. */
-#define PM_LOGIN_OUT_MIN	PM_IMAP_OUT_MIN
+#define PM_LOGIN_MAX_(a, b)	((a) > (b) ? (a) : (b))
+#define PM_LOGIN_OUT_MIN	PM_LOGIN_MAX_(PM_IMAP_OUT_MIN, PM_SUBMISSION_OUT_MIN)
 /* The longest text pm_loginback_text() gives. */
-#define PM_LOGIN_TEXT_MAX	PM_IMAP_TEXT_MAX
+#define PM_LOGIN_TEXT_MAX \
+	PM_LOGIN_MAX_(PM_IMAP_TEXT_MAX, PM_SUBMISSIONBACK_TEXT_MAX)
 
 enum pm_login_status {
 	PM_LOGIN_AGAIN,
@@ -83,12 +90,17 @@ struct pm_login_cred {
 	size_t authzid_len;
 	const char *pass;		/* NUL-terminated; never log it */
 	bool client_sent_capability;	/* IMAP: the client asked CAPABILITY */
+	const char *helo;		/* Submission: the client's HELO/EHLO
+					 * domain, NULL if none usable */
+	bool helo_smtp;			/* Submission: it said HELO, not EHLO */
 };
 
 struct pm_login {
 	uint8_t proto;			/* enum pm_login_proto */
+	const struct pm_login_params *p;	/* borrowed */
 	union {
 		struct pm_imap imap;
+		struct pm_submission submission;
 	} u;
 };
 
@@ -105,9 +117,13 @@ enum pm_login_status pm_login_feed(struct pm_login *m, const uint8_t *p, size_t 
 /* The credentials of the last PM_LOGIN_LOGIN. */
 void pm_login_cred(const struct pm_login *m, struct pm_login_cred *c);
 
-/* Answer the login with @kind (@text for VERBATIM and optionally
- * UNAVAILABLE: the backend's words, at most PM_IMAP_TEXT_MAX bytes without
- * CR, LF or NUL); the client may try again. 0, -ENOSPC or -EINVAL. */
+/* Answer the login with @kind; @text is what the backend said
+ * (pm_loginback_text(): for AUTHFAILED, VERBATIM and UNAVAILABLE after a
+ * TEMPFAIL; NULL for our own failures), which each protocol uses as its
+ * proxy does (IMAP hides an AUTHFAILED text, Submission forwards the
+ * backend's reply line). The client may try again unless
+ * pm_login_closed() says otherwise (Submission, after a 421). 0, -ENOSPC
+ * or -EINVAL. */
 int pm_login_failed(struct pm_login *m, enum pm_login_fail kind, const char *text,
 		    struct pm_buf *out);
 
@@ -126,6 +142,10 @@ int pm_login_timeout(struct pm_login *m, struct pm_buf *out);
 /* Wipe the password and partial SASL data. */
 void pm_login_wipe(struct pm_login *m);
 
+/* True if the machine's last answer ends the connection: send it, then
+ * close. */
+bool pm_login_closed(const struct pm_login *m);
+
 /* ---- backend side -------------------------------------------------------- */
 
 /* What the backend side knows; strings only read during init. */
@@ -137,6 +157,7 @@ struct pm_loginback_params {
 	uint16_t local_port;		/* the listener's port */
 	unsigned int ttl;		/* the proxy TTL; the backend gets ttl - 1 */
 	const struct pm_login_cred *cred;
+	const struct pm_login_params *login;	/* Submission: our EHLO name */
 };
 
 enum pm_loginback_status {
@@ -152,13 +173,15 @@ enum pm_loginback_status {
 
 /* pm_loginback_feed() needs this much room in @to_backend and in
  * @to_client, whatever the protocol. */
-#define PM_LOGINBACK_BACKEND_ROOM	PM_IMAPBACK_BACKEND_ROOM
+#define PM_LOGINBACK_BACKEND_ROOM \
+	PM_LOGIN_MAX_(PM_IMAPBACK_BACKEND_ROOM, PM_SUBMISSIONBACK_BACKEND_ROOM)
 #define PM_LOGINBACK_CLIENT_ROOM	PM_IMAPBACK_CLIENT_ROOM
 
 struct pm_loginback {
 	uint8_t proto;			/* enum pm_login_proto */
 	union {
 		struct pm_imapback imap;
+		struct pm_submissionback submission;
 	} u;
 };
 

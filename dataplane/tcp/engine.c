@@ -613,7 +613,14 @@ login_failed(struct pm_engine *e, struct sess *s, enum pm_login_fail kind, const
 		return false;
 	s->state = S_PRELOGIN;
 	s->attempts = 0;
-	return to_client(pr, &out);
+	if (!to_client(pr, &out))
+		return false;
+	if (pm_login_closed(&pr->lg)) {
+		/* The answer ends the connection (Submission: a 421). */
+		pm_tcb_close(&pr->ct);
+		s->state = S_CLOSING_PRE;
+	}
+	return true;
 }
 
 static int
@@ -681,6 +688,7 @@ backend_connect(struct pm_engine *e, struct sess *s, uint64_t now)
 	bp.ttl = e->p.proxy_ttl;
 	pm_login_cred(&pr->lg, &cred);
 	bp.cred = &cred;
+	bp.login = &e->p.login;
 	if (pm_loginback_init(&pr->lb, (enum pm_login_proto)l->proto, &bp) != 0) {
 		backend_close(e, s, now);
 		return -EINVAL;
@@ -838,7 +846,8 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 		return true;
 	case PM_LOGINBACK_AUTHFAILED:
 		PCOUNT(e, s, login_failed);
-		return login_failed(e, s, PM_LOGIN_FAIL_AUTHFAILED, NULL, now);
+		return login_failed(e, s, PM_LOGIN_FAIL_AUTHFAILED, pm_loginback_text(&pr->lb),
+				    now);
 	case PM_LOGINBACK_VERBATIM:
 		PCOUNT(e, s, login_failed);
 		return login_failed(e, s, PM_LOGIN_FAIL_VERBATIM, pm_loginback_text(&pr->lb), now);

@@ -430,7 +430,7 @@ class Demo:
 
     def startup_failed(self, name, rc):
         tail = self.log_tail(name + ".log")
-        if "only imap is served so far" in tail:
+        if "not served yet" in tail:
             raise Failed("this postmux-dataplane does not serve POP3 yet:\n  %s\n"
                          "  (run `scripts/demo --protocols imap`)"
                          % tail.strip().splitlines()[-1])
