@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_LINE 65536
 
@@ -201,6 +202,22 @@ set_master_sep(struct pm_config *c, const char *v, char *why, size_t whylen)
 	if (strlen(v) > 1)
 		return why_fmt(why, whylen, "must be a single character or empty");
 	c->master_sep = v[0];
+	return 0;
+}
+
+/* A host name as SMTP puts it in a greeting: letters, digits, '-', '.'. */
+static int
+set_hostname(struct pm_config *c, const char *v, char *why, size_t whylen)
+{
+	const char *s;
+
+	if (v[0] == '\0' || strlen(v) >= sizeof(c->hostname))
+		return why_fmt(why, whylen, "must be 1 to %zu bytes", sizeof(c->hostname) - 1);
+	for (s = v; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return why_fmt(why, whylen, "'%s' is not a host name", v);
+	}
+	snprintf(c->hostname, sizeof(c->hostname), "%s", v);
 	return 0;
 }
 
@@ -643,6 +660,7 @@ static const struct setting settings[] = {
 	{ "director_username_hash", set_hash },
 	{ "auth_master_user_separator", set_master_sep },
 	{ "master_user_separator", set_master_sep },
+	{ "hostname", set_hostname },
 	{ "postmux_expected_users", set_expected_users },
 	{ "postmux_admin_socket", set_admin_socket },
 	{ "postmux_admin_socket_mode", set_admin_mode },
@@ -688,6 +706,10 @@ pm_config_defaults(struct pm_config *c)
 	c->sessions = 1u << 20;
 	c->prelogin = 1024;
 	c->syn_backlog = 4096;
+	/* Dovecot's default: the system's name. */
+	if (gethostname(c->hostname, sizeof(c->hostname)) != 0 || c->hostname[0] == '\0')
+		snprintf(c->hostname, sizeof(c->hostname), "postmux");
+	c->hostname[sizeof(c->hostname) - 1] = '\0';
 	pm_neigh_params_defaults(&c->neigh);
 }
 

@@ -101,6 +101,9 @@ struct pm_config {
 
 	/* The data plane's network side. No ports: no DPDK at all. */
 	char dpdk_args[PM_CONFIG_DPDK_ARGS_MAX];	/* EAL arguments, blank-separated */
+	char hostname[256];			/* Dovecot's hostname: Submission's
+						 * greeting and EHLO; default the
+						 * system's host name */
 	struct pm_config_port ports[PM_CONFIG_PORTS_MAX];
 	size_t nports;
 	uint32_t lcores;			/* worker lcores, default 1 */

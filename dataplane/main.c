@@ -53,7 +53,7 @@ usage(FILE *fp)
 		"                     postmux_expected_users, postmux_port, postmux_dpdk_args,\n"
 		"                     postmux_lcores, postmux_vip, postmux_route,\n"
 		"                     postmux_listener, postmux_sessions,\n"
-		"                     postmux_prelogin_sessions, postmux_syn_backlog, the\n"
+		"                     postmux_prelogin_sessions, postmux_syn_backlog, hostname, the\n"
 		"                     neighbour settings\n"
 		"                     (postmux_neigh_*, postmux_arp_*); the director_*\n"
 		"                     settings and auth_master_user_separator until\n"

@@ -49,6 +49,7 @@ struct pm_ports {
 	uint64_t kicks_unmatched;		/* ctl thread only: KICK-ALT */
 	struct pm_engine_params engine_params;
 	struct pm_engine_listener listeners[PM_CONFIG_LISTENERS_MAX];
+	char hostname[256];			/* the engine's params point here */
 	uint16_t port_ids[PM_CONFIG_PORTS_MAX];
 	char names[PM_CONFIG_PORTS_MAX][PM_CONFIG_PORT_NAME_MAX];
 	unsigned int nports;	/* configured and started */
@@ -754,6 +755,8 @@ engine_params(struct pm_ports *pp, const struct pm_config *cfg, char *err, size_
 	}
 	ep->listeners = pp->listeners;
 	ep->nlisteners = cfg->nlisteners;
+	snprintf(pp->hostname, sizeof(pp->hostname), "%s", cfg->hostname);
+	ep->login.submission.hostname = pp->hostname;
 	if (ep->nlisteners > 0 && pm_engine_memsize(ep) == 0) {
 		errf(err, errlen, "the TCP engine refuses postmux_sessions %u / "
 		     "postmux_prelogin_sessions %u", ep->sessions, ep->prelogin);

@@ -470,6 +470,7 @@ test_config_listeners_are_read_and_checked(void **state)
 		  "test.conf:1: postmux_sessions: '8' is not a number from 16 to 33554432" },
 		{ "postmux_prelogin_sessions = 0\n",
 		  "test.conf:1: postmux_prelogin_sessions: '0' is not a number from 1 to" },
+		{ "hostname = mx_1\n", "test.conf:1: hostname: 'mx_1' is not a host name" },
 		{ "postmux_syn_backlog = 1048577\n",
 		  "test.conf:1: postmux_syn_backlog: '1048577' is not a number from 0 to 1048576" },
 		{ "postmux_sessions = 100\n",
@@ -499,9 +500,12 @@ test_config_listeners_are_read_and_checked(void **state)
 	assert_int_equal(c.sessions, 1u << 20);
 	assert_int_equal(c.prelogin, 1024);
 	assert_int_equal(c.syn_backlog, 4096);
+	assert_true(c.hostname[0] != '\0');
 	pm_config_free(&c);
 	assert_int_equal(parse(&c, "postmux_sessions = 4096\npostmux_prelogin_sessions = 64\n"
-			       "postmux_syn_backlog = 0\n", err, sizeof(err)), 0);
+			       "postmux_syn_backlog = 0\nhostname = mx1.example.org\n", err,
+			       sizeof(err)), 0);
+	assert_string_equal(c.hostname, "mx1.example.org");
 	assert_int_equal(c.sessions, 4096);
 	assert_int_equal(c.prelogin, 64);
 	assert_int_equal(c.syn_backlog, 0);
