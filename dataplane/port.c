@@ -710,6 +710,8 @@ login_proto(enum pm_config_proto p)
 		return PM_LOGIN_IMAP;
 	case PM_PROTO_SUBMISSION:
 		return PM_LOGIN_SUBMISSION;
+	case PM_PROTO_POP3:
+		return PM_LOGIN_POP3;
 	default:
 		return -1;
 	}

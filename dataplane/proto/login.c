@@ -9,6 +9,7 @@
 static const char *const proto_names[PM_LOGIN__COUNT] = {
 	[PM_LOGIN_IMAP] = "imap",
 	[PM_LOGIN_SUBMISSION] = "submission",
+	[PM_LOGIN_POP3] = "pop3",
 };
 
 const char *
@@ -22,13 +23,14 @@ pm_login_params_defaults(struct pm_login_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	pm_imap_params_defaults(&p->imap);
+	pm_pop3_params_defaults(&p->pop3);
 	pm_submission_params_defaults(&p->submission);
 }
 
 int
 pm_login_params_check(const struct pm_login_params *p)
 {
-	if (pm_imap_params_check(&p->imap) != 0 ||
+	if (pm_imap_params_check(&p->imap) != 0 || pm_pop3_params_check(&p->pop3) != 0 ||
 	    pm_submission_params_check(&p->submission) != 0)
 		return -EINVAL;
 	return 0;
@@ -46,6 +48,8 @@ pm_login_init(struct pm_login *m, enum pm_login_proto proto, const struct pm_log
 		return pm_imap_init(&m->u.imap, &p->imap);
 	case PM_LOGIN_SUBMISSION:
 		return pm_submission_init(&m->u.submission, &p->submission);
+	case PM_LOGIN_POP3:
+		return pm_pop3_init(&m->u.pop3, &p->pop3);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -60,10 +64,30 @@ pm_login_greet(struct pm_login *m, struct pm_buf *out)
 		return pm_imap_greet(&m->u.imap, out);
 	case PM_LOGIN_SUBMISSION:
 		return pm_submission_greet(&m->u.submission, out);
+	case PM_LOGIN_POP3:
+		return pm_pop3_greet(&m->u.pop3, out);
 	case PM_LOGIN__COUNT:
 		break;
 	}
 	return -EINVAL;
+}
+
+static enum pm_login_status
+from_pop3(enum pm_pop3_status st)
+{
+	switch (st) {
+	case PM_POP3_AGAIN:
+		return PM_LOGIN_AGAIN;
+	case PM_POP3_LOGIN:
+		return PM_LOGIN_LOGIN;
+	case PM_POP3_CLOSE:
+		return PM_LOGIN_CLOSE;
+	case PM_POP3_FULL:
+		return PM_LOGIN_FULL;
+	case PM_POP3_ERROR:
+		break;
+	}
+	return PM_LOGIN_ERROR;
 }
 
 static enum pm_login_status
@@ -111,6 +135,8 @@ pm_login_feed(struct pm_login *m, const uint8_t *p, size_t n, size_t *consumed,
 		return from_imap(pm_imap_feed(&m->u.imap, p, n, consumed, out));
 	case PM_LOGIN_SUBMISSION:
 		return from_submission(pm_submission_feed(&m->u.submission, p, n, consumed, out));
+	case PM_LOGIN_POP3:
+		return from_pop3(pm_pop3_feed(&m->u.pop3, p, n, consumed, out));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -126,6 +152,16 @@ pm_login_cred(const struct pm_login *m, struct pm_login_cred *c)
 	switch ((enum pm_login_proto)m->proto) {
 	case PM_LOGIN_IMAP: {
 		const struct pm_imap_login *lg = pm_imap_login(&m->u.imap);
+
+		c->user = lg->user;
+		c->user_len = lg->user_len;
+		c->authzid = lg->authzid;
+		c->authzid_len = lg->authzid_len;
+		c->pass = lg->pass;
+		return;
+	}
+	case PM_LOGIN_POP3: {
+		const struct pm_pop3_login *lg = pm_pop3_login(&m->u.pop3);
 
 		c->user = lg->user;
 		c->user_len = lg->user_len;
@@ -172,6 +208,23 @@ pm_login_failed(struct pm_login *m, enum pm_login_fail kind, const char *text,
 						    out);
 		}
 		return -EINVAL;
+	case PM_LOGIN_POP3:
+		/* pop3-proxy.c: a -ERR is forwarded as it came, an answer
+		 * that is neither +OK nor -ERR becomes "-ERR Authentication
+		 * failed.", [SYS/TEMP] after the retries keeps its text. */
+		switch (kind) {
+		case PM_LOGIN_FAIL_AUTHFAILED:
+			return pm_pop3_login_failed(&m->u.pop3, PM_POP3_FAIL_AUTHFAILED, NULL, out);
+		case PM_LOGIN_FAIL_UNAVAILABLE:
+			return pm_pop3_login_failed(&m->u.pop3, PM_POP3_FAIL_UNAVAILABLE,
+						    text != NULL && text[0] != '\0' ? text : NULL,
+						    out);
+		case PM_LOGIN_FAIL_VERBATIM:
+			return pm_pop3_login_failed(&m->u.pop3, PM_POP3_FAIL_VERBATIM, text, out);
+		case PM_LOGIN_FAIL_SERVERBUG:
+			return pm_pop3_login_failed(&m->u.pop3, PM_POP3_FAIL_UNAVAILABLE, NULL, out);
+		}
+		return -EINVAL;
 	case PM_LOGIN_SUBMISSION: {
 		/* Dovecot's submission proxy forwards the backend's reply line
 		 * as it came (a 535, the last 4xx after the retries); its own
@@ -215,6 +268,9 @@ pm_login_ok(struct pm_login *m, const struct pm_loginback *b, struct pm_buf *out
 			caps = NULL;
 		return pm_imap_login_ok(&m->u.imap, caps, pm_imapback_text(&b->u.imap), out);
 	}
+	case PM_LOGIN_POP3:
+		/* The backend's +OK line as it came, as Dovecot forwards it. */
+		return pm_pop3_login_ok(&m->u.pop3, pm_pop3back_text(&b->u.pop3), out);
 	case PM_LOGIN_SUBMISSION:
 		/* The backend's 235 line as it came, as Dovecot forwards it. */
 		return pm_submission_login_ok(&m->u.submission,
@@ -231,6 +287,8 @@ pm_login_timeout(struct pm_login *m, struct pm_buf *out)
 	switch ((enum pm_login_proto)m->proto) {
 	case PM_LOGIN_IMAP:
 		return pm_buf_append_str(out, "* BYE Disconnected for inactivity.\r\n");
+	case PM_LOGIN_POP3:
+		return pm_buf_append_str(out, "-ERR Disconnected for inactivity.\r\n");
 	case PM_LOGIN_SUBMISSION: {
 		/* lib-smtp's idle timeout. */
 		const char *host = m->p->submission.hostname;
@@ -258,6 +316,9 @@ pm_login_wipe(struct pm_login *m)
 	case PM_LOGIN_SUBMISSION:
 		pm_submission_wipe(&m->u.submission);
 		return;
+	case PM_LOGIN_POP3:
+		pm_pop3_wipe(&m->u.pop3);
+		return;
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -271,6 +332,8 @@ pm_login_closed(const struct pm_login *m)
 		return pm_imap_phase(&m->u.imap) == PM_IMAP_PHASE_CLOSED;
 	case PM_LOGIN_SUBMISSION:
 		return pm_submission_phase(&m->u.submission) == PM_SUBMISSION_PHASE_CLOSED;
+	case PM_LOGIN_POP3:
+		return pm_pop3_phase(&m->u.pop3) == PM_POP3_PHASE_CLOSED;
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -303,6 +366,21 @@ pm_loginback_init(struct pm_loginback *b, enum pm_login_proto proto,
 		ip.client_sent_capability = c->client_sent_capability;
 		return pm_imapback_init(&b->u.imap, &ip);
 	}
+	case PM_LOGIN_POP3: {
+		struct pm_pop3back_params pp;
+
+		memset(&pp, 0, sizeof(pp));
+		pp.session_id = p->session_id;
+		pp.client_ip = p->client_ip;
+		pp.local_ip = p->local_ip;
+		pp.client_port = p->client_port;
+		pp.local_port = p->local_port;
+		pp.ttl = p->ttl;
+		pp.user = c->user;
+		pp.authzid = c->authzid_len > 0 ? c->authzid : NULL;
+		pp.password = c->pass;
+		return pm_pop3back_init(&b->u.pop3, &pp);
+	}
 	case PM_LOGIN_SUBMISSION: {
 		struct pm_submissionback_params sp;
 
@@ -325,6 +403,30 @@ pm_loginback_init(struct pm_loginback *b, enum pm_login_proto proto,
 		break;
 	}
 	return -EINVAL;
+}
+
+static enum pm_loginback_status
+from_pop3back(enum pm_pop3back_status st)
+{
+	switch (st) {
+	case PM_POP3BACK_AGAIN:
+		return PM_LOGINBACK_AGAIN;
+	case PM_POP3BACK_OK:
+		return PM_LOGINBACK_OK;
+	case PM_POP3BACK_AUTHFAILED:
+		return PM_LOGINBACK_AUTHFAILED;
+	case PM_POP3BACK_TEMPFAIL:
+		return PM_LOGINBACK_TEMPFAIL;
+	case PM_POP3BACK_VERBATIM:
+		return PM_LOGINBACK_VERBATIM;
+	case PM_POP3BACK_SERVERBUG:
+		return PM_LOGINBACK_SERVERBUG;
+	case PM_POP3BACK_FAIL:
+		return PM_LOGINBACK_FAIL;
+	case PM_POP3BACK_ERROR:
+		break;
+	}
+	return PM_LOGINBACK_ERROR;
 }
 
 static enum pm_loginback_status
@@ -392,6 +494,9 @@ pm_loginback_feed(struct pm_loginback *b, const uint8_t *p, size_t n, size_t *co
 	case PM_LOGIN_SUBMISSION:
 		return from_submissionback(pm_submissionback_feed(&b->u.submission, p, n, consumed,
 								  to_backend, to_client));
+	case PM_LOGIN_POP3:
+		return from_pop3back(pm_pop3back_feed(&b->u.pop3, p, n, consumed, to_backend,
+						      to_client));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -407,6 +512,8 @@ pm_loginback_closed(struct pm_loginback *b)
 		return from_imapback(pm_imapback_closed(&b->u.imap));
 	case PM_LOGIN_SUBMISSION:
 		return from_submissionback(pm_submissionback_closed(&b->u.submission));
+	case PM_LOGIN_POP3:
+		return from_pop3back(pm_pop3back_closed(&b->u.pop3));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -421,6 +528,8 @@ pm_loginback_text(const struct pm_loginback *b)
 		return pm_imapback_text(&b->u.imap);
 	case PM_LOGIN_SUBMISSION:
 		return pm_submissionback_text(&b->u.submission);
+	case PM_LOGIN_POP3:
+		return pm_pop3back_text(&b->u.pop3);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -436,6 +545,9 @@ pm_loginback_wipe(struct pm_loginback *b)
 		return;
 	case PM_LOGIN_SUBMISSION:
 		pm_submissionback_wipe(&b->u.submission);
+		return;
+	case PM_LOGIN_POP3:
+		pm_pop3back_wipe(&b->u.pop3);
 		return;
 	case PM_LOGIN__COUNT:
 		break;

@@ -36,12 +36,15 @@
 #include "proto/buf.h"
 #include "proto/imap.h"
 #include "proto/imapback.h"
+#include "proto/pop3.h"
+#include "proto/pop3back.h"
 #include "proto/submission.h"
 #include "proto/submissionback.h"
 
 enum pm_login_proto {
 	PM_LOGIN_IMAP = 0,
 	PM_LOGIN_SUBMISSION,
+	PM_LOGIN_POP3,
 	PM_LOGIN__COUNT,
 };
 
@@ -51,6 +54,7 @@ const char *pm_login_proto_name(enum pm_login_proto proto);
 /* Every protocol's client-side settings. */
 struct pm_login_params {
 	struct pm_imap_params imap;
+	struct pm_pop3_params pop3;
 	struct pm_submission_params submission;	/* hostname: also our EHLO name
 						 * towards the backend */
 };
@@ -61,10 +65,12 @@ int pm_login_params_check(const struct pm_login_params *p);
 /* An out buffer this large always has room for any one client-side
  * response of any protocol, pm_login_ok() and pm_login_failed() included. */
 #define PM_LOGIN_MAX_(a, b)	((a) > (b) ? (a) : (b))
-#define PM_LOGIN_OUT_MIN	PM_LOGIN_MAX_(PM_IMAP_OUT_MIN, PM_SUBMISSION_OUT_MIN)
+#define PM_LOGIN_OUT_MIN \
+	PM_LOGIN_MAX_(PM_IMAP_OUT_MIN, PM_LOGIN_MAX_(PM_POP3_OUT_MIN, PM_SUBMISSION_OUT_MIN))
 /* The longest text pm_loginback_text() gives. */
 #define PM_LOGIN_TEXT_MAX \
-	PM_LOGIN_MAX_(PM_IMAP_TEXT_MAX, PM_SUBMISSIONBACK_TEXT_MAX)
+	PM_LOGIN_MAX_(PM_IMAP_TEXT_MAX, \
+		      PM_LOGIN_MAX_(PM_POP3BACK_TEXT_MAX, PM_SUBMISSIONBACK_TEXT_MAX))
 
 enum pm_login_status {
 	PM_LOGIN_AGAIN,
@@ -100,6 +106,7 @@ struct pm_login {
 	const struct pm_login_params *p;	/* borrowed */
 	union {
 		struct pm_imap imap;
+		struct pm_pop3 pop3;
 		struct pm_submission submission;
 	} u;
 };
@@ -174,13 +181,15 @@ enum pm_loginback_status {
 /* pm_loginback_feed() needs this much room in @to_backend and in
  * @to_client, whatever the protocol. */
 #define PM_LOGINBACK_BACKEND_ROOM \
-	PM_LOGIN_MAX_(PM_IMAPBACK_BACKEND_ROOM, PM_SUBMISSIONBACK_BACKEND_ROOM)
+	PM_LOGIN_MAX_(PM_IMAPBACK_BACKEND_ROOM, \
+		      PM_LOGIN_MAX_(PM_POP3BACK_BACKEND_ROOM, PM_SUBMISSIONBACK_BACKEND_ROOM))
 #define PM_LOGINBACK_CLIENT_ROOM	PM_IMAPBACK_CLIENT_ROOM
 
 struct pm_loginback {
 	uint8_t proto;			/* enum pm_login_proto */
 	union {
 		struct pm_imapback imap;
+		struct pm_pop3back pop3;
 		struct pm_submissionback submission;
 	} u;
 };
