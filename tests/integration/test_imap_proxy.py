@@ -201,7 +201,9 @@ class ProxyLab:
     VIP. A context manager; __exit__ stops everything and checks the data
     plane's exit status and log."""
 
-    def __init__(self, dp, ctl, postmuxctl, kv, workers, prefix, backends=BACKENDS):
+    def __init__(self, dp, ctl, postmuxctl, kv, workers, prefix, backends=BACKENDS,
+                 listeners=((143, "imap"),)):
+        self.listeners = listeners
         self.dp, self.ctl, self.postmuxctl, self.kv = dp, ctl, postmuxctl, kv
         self.workers, self.prefix, self.backends = workers, prefix, backends
         self.lab = BackendLab(kv["backend_ns"], backends)
@@ -231,7 +233,8 @@ class ProxyLab:
             f.write("postmux_port = backend net_af_packet1,iface=%s%s 198.51.100.254/24\n"
                     % (self.kv["backend_dp_if"], qp))
             f.write("postmux_vip = client %s\n" % VIP)
-            f.write("postmux_listener = %s 143 imap\n" % VIP)
+            for port, proto in self.listeners:
+                f.write("postmux_listener = %s %d %s\n" % (VIP, port, proto))
             f.write("postmux_lcores = %d\n" % self.workers)
             f.write("postmux_sessions = 4096\n")
             f.write("postmux_prelogin_sessions = 64\n")
