@@ -563,8 +563,8 @@ static void
 plain_byte(struct pm_imap *m, uint8_t b)
 {
 	if (b == 0) {
-		/* authzid NUL authcid NUL password; a third NUL ends the
-		 * password (mech-plain.c copies it with p_strndup()). */
+		/* authzid NUL authcid NUL password; a third NUL makes the
+		 * message invalid (mech-plain.c counts every NUL). */
 		if (m->plain_part < 3)
 			m->plain_part++;
 		return;
@@ -695,7 +695,7 @@ plain_finish(struct pm_imap *m, struct pm_buf *out, bool ir)
 	/* mech-plain.c: exactly two NULs needed, then a non-empty username
 	 * (auth_request_set_username()); an authzid equal to the authcid is
 	 * the same login. Anything else fails as a bad password would. */
-	if (m->plain_part < 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
+	if (m->plain_part != 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
 		return authfailed(m, out);
 	m->lg.user[m->lg.user_len] = '\0';
 	m->lg.pass[m->lg.pass_len] = '\0';

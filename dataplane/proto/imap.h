@@ -211,7 +211,7 @@ enum pm_imap_mech {
  * The login the last PM_IMAP_LOGIN reported. Strings are NUL-terminated and
  * also carry their length; none contains a NUL (quoted strings cannot, NUL in
  * a literal is a syntax error, PLAIN splits on NUL and, as Dovecot's
- * mech-plain.c, ends the password at a third NUL). Literals and PLAIN can
+ * mech-plain.c, fails a message with a third NUL). Literals and PLAIN can
  * carry any other byte, CR, LF and 8-bit included: escape before logging.
  * The password is wiped by pm_imap_login_failed(), pm_imap_login_ok() and
  * pm_imap_wipe(). Never log or echo it.

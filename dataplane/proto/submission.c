@@ -402,8 +402,8 @@ sasl_byte(struct pm_submission *m, int target, uint8_t b)
 			field_put(m->lg.pass, &a->pass_len, PM_SUBMISSION_PASS_MAX, b, &a->flags);
 		return;
 	}
-	/* PLAIN: authzid NUL authcid NUL password; a third NUL ends the
-	 * password (mech-plain.c copies it with p_strndup()). */
+	/* PLAIN: authzid NUL authcid NUL password; a third NUL makes the
+	 * message invalid (mech-plain.c counts every NUL). */
 	if (b == 0) {
 		if (a->plain_part < 3)
 			a->plain_part++;
@@ -529,7 +529,7 @@ plain_finish(struct pm_submission *m, struct pm_buf *out, bool ir)
 	/* mech-plain.c: exactly two NULs needed, then a non-empty username
 	 * (auth_request_set_username()); an authzid equal to the authcid is
 	 * the same login. Anything else fails as a bad password would. */
-	if (a->plain_part < 2 || (a->flags & A_OVER) || a->user_len == 0)
+	if (a->plain_part != 2 || (a->flags & A_OVER) || a->user_len == 0)
 		return answer(m, out, T_AUTHFAILED);
 	if (a->authzid_len == a->user_len &&
 	    memcmp(m->lg.authzid, m->lg.user, a->user_len) == 0)

@@ -264,7 +264,7 @@ enum pm_submission_greeting {
 /*
  * The login the last PM_SUBMISSION_LOGIN reported. Strings are
  * NUL-terminated and also carry their length; none contains a NUL (PLAIN
- * splits on NUL and, as Dovecot's mech-plain.c, ends the password at a
+ * splits on NUL and, as Dovecot's mech-plain.c, fails a message with a
  * third NUL; LOGIN refuses NUL). They can carry any other byte, CR, LF and
  * 8-bit included: escape before logging. The password is wiped by
  * pm_submission_login_failed(), pm_submission_login_ok() and

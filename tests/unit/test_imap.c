@@ -883,10 +883,10 @@ test_imap_authenticate_malformed_plain_fails(void **state)
 		       "c AUTHENTICATE PLAIN AHU=\r\n",
 		       GREET "a" AUTHFAIL "b" AUTHFAIL "c" AUTHFAIL, "END phase=0 bad=0\n",
 		       no_acts);
-	/* "\0u\0pa\0ss": a third NUL ends the password */
+	/* "\0u\0pa\0ss": a third NUL makes it invalid (mech-plain.c counts
+	 * every NUL; Dovecot 2.3.19.1 answers AUTHENTICATIONFAILED) */
 	expect_session("a AUTHENTICATE PLAIN AHUAcGEAc3M=\r\n", GREET "a" AUTHFAIL,
-		       "LOGIN@35 tag=a mech=PLAIN ir=1 user=u authzid= pass=pa\n"
-		       "END phase=0 bad=0\n", fail_once);
+		       "END phase=0 bad=0\n", no_acts);
 }
 
 static void
