@@ -712,6 +712,8 @@ login_proto(enum pm_config_proto p)
 		return PM_LOGIN_SUBMISSION;
 	case PM_PROTO_POP3:
 		return PM_LOGIN_POP3;
+	case PM_PROTO_SIEVE:
+		return PM_LOGIN_SIEVE;
 	default:
 		return -1;
 	}

@@ -10,6 +10,7 @@ static const char *const proto_names[PM_LOGIN__COUNT] = {
 	[PM_LOGIN_IMAP] = "imap",
 	[PM_LOGIN_SUBMISSION] = "submission",
 	[PM_LOGIN_POP3] = "pop3",
+	[PM_LOGIN_SIEVE] = "sieve",
 };
 
 const char *
@@ -24,6 +25,7 @@ pm_login_params_defaults(struct pm_login_params *p)
 	memset(p, 0, sizeof(*p));
 	pm_imap_params_defaults(&p->imap);
 	pm_pop3_params_defaults(&p->pop3);
+	pm_sieve_params_defaults(&p->sieve);
 	pm_submission_params_defaults(&p->submission);
 }
 
@@ -31,6 +33,7 @@ int
 pm_login_params_check(const struct pm_login_params *p)
 {
 	if (pm_imap_params_check(&p->imap) != 0 || pm_pop3_params_check(&p->pop3) != 0 ||
+	    pm_sieve_params_check(&p->sieve) != 0 ||
 	    pm_submission_params_check(&p->submission) != 0)
 		return -EINVAL;
 	return 0;
@@ -50,6 +53,8 @@ pm_login_init(struct pm_login *m, enum pm_login_proto proto, const struct pm_log
 		return pm_submission_init(&m->u.submission, &p->submission);
 	case PM_LOGIN_POP3:
 		return pm_pop3_init(&m->u.pop3, &p->pop3);
+	case PM_LOGIN_SIEVE:
+		return pm_sieve_init(&m->u.sieve, &p->sieve);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -66,10 +71,30 @@ pm_login_greet(struct pm_login *m, struct pm_buf *out)
 		return pm_submission_greet(&m->u.submission, out);
 	case PM_LOGIN_POP3:
 		return pm_pop3_greet(&m->u.pop3, out);
+	case PM_LOGIN_SIEVE:
+		return pm_sieve_greet(&m->u.sieve, out);
 	case PM_LOGIN__COUNT:
 		break;
 	}
 	return -EINVAL;
+}
+
+static enum pm_login_status
+from_sieve(enum pm_sieve_status st)
+{
+	switch (st) {
+	case PM_SIEVE_AGAIN:
+		return PM_LOGIN_AGAIN;
+	case PM_SIEVE_LOGIN:
+		return PM_LOGIN_LOGIN;
+	case PM_SIEVE_CLOSE:
+		return PM_LOGIN_CLOSE;
+	case PM_SIEVE_FULL:
+		return PM_LOGIN_FULL;
+	case PM_SIEVE_ERROR:
+		break;
+	}
+	return PM_LOGIN_ERROR;
 }
 
 static enum pm_login_status
@@ -137,6 +162,8 @@ pm_login_feed(struct pm_login *m, const uint8_t *p, size_t n, size_t *consumed,
 		return from_submission(pm_submission_feed(&m->u.submission, p, n, consumed, out));
 	case PM_LOGIN_POP3:
 		return from_pop3(pm_pop3_feed(&m->u.pop3, p, n, consumed, out));
+	case PM_LOGIN_SIEVE:
+		return from_sieve(pm_sieve_feed(&m->u.sieve, p, n, consumed, out));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -162,6 +189,16 @@ pm_login_cred(const struct pm_login *m, struct pm_login_cred *c)
 	}
 	case PM_LOGIN_POP3: {
 		const struct pm_pop3_login *lg = pm_pop3_login(&m->u.pop3);
+
+		c->user = lg->user;
+		c->user_len = lg->user_len;
+		c->authzid = lg->authzid;
+		c->authzid_len = lg->authzid_len;
+		c->pass = lg->pass;
+		return;
+	}
+	case PM_LOGIN_SIEVE: {
+		const struct pm_sieve_login *lg = pm_sieve_login(&m->u.sieve);
 
 		c->user = lg->user;
 		c->user_len = lg->user_len;
@@ -225,6 +262,22 @@ pm_login_failed(struct pm_login *m, enum pm_login_fail kind, const char *text,
 			return pm_pop3_login_failed(&m->u.pop3, PM_POP3_FAIL_UNAVAILABLE, NULL, out);
 		}
 		return -EINVAL;
+	case PM_LOGIN_SIEVE:
+		/* managesieve-proxy: NO "Authentication failed." for a refusal,
+		 * NO (TRYLATER) after the retries. */
+		switch (kind) {
+		case PM_LOGIN_FAIL_AUTHFAILED:
+			return pm_sieve_login_failed(&m->u.sieve, PM_SIEVE_FAIL_AUTHFAILED, NULL, out);
+		case PM_LOGIN_FAIL_UNAVAILABLE:
+			return pm_sieve_login_failed(&m->u.sieve, PM_SIEVE_FAIL_UNAVAILABLE,
+						    text != NULL && text[0] != '\0' ? text : NULL,
+						    out);
+		case PM_LOGIN_FAIL_VERBATIM:
+		case PM_LOGIN_FAIL_SERVERBUG:
+			return pm_sieve_login_failed(&m->u.sieve, PM_SIEVE_FAIL_VERBATIM,
+						    "\"Account is temporarily unavailable.\"", out);
+		}
+		return -EINVAL;
 	case PM_LOGIN_SUBMISSION: {
 		/* Dovecot's submission proxy forwards the backend's reply line
 		 * as it came (a 535, the last 4xx after the retries); its own
@@ -271,6 +324,9 @@ pm_login_ok(struct pm_login *m, const struct pm_loginback *b, struct pm_buf *out
 	case PM_LOGIN_POP3:
 		/* The backend's +OK line as it came, as Dovecot forwards it. */
 		return pm_pop3_login_ok(&m->u.pop3, pm_pop3back_text(&b->u.pop3), out);
+	case PM_LOGIN_SIEVE:
+		/* The backend's OK line as it came, as Pigeonhole forwards it. */
+		return pm_sieve_login_ok(&m->u.sieve, pm_sieveback_text(&b->u.sieve), out);
 	case PM_LOGIN_SUBMISSION:
 		/* The backend's 235 line as it came, as Dovecot forwards it. */
 		return pm_submission_login_ok(&m->u.submission,
@@ -289,6 +345,8 @@ pm_login_timeout(struct pm_login *m, struct pm_buf *out)
 		return pm_buf_append_str(out, "* BYE Disconnected for inactivity.\r\n");
 	case PM_LOGIN_POP3:
 		return pm_buf_append_str(out, "-ERR Disconnected for inactivity.\r\n");
+	case PM_LOGIN_SIEVE:
+		return pm_buf_append_str(out, "BYE \"Disconnected for inactivity.\"\r\n");
 	case PM_LOGIN_SUBMISSION: {
 		/* lib-smtp's idle timeout. */
 		const char *host = m->p->submission.hostname;
@@ -319,6 +377,9 @@ pm_login_wipe(struct pm_login *m)
 	case PM_LOGIN_POP3:
 		pm_pop3_wipe(&m->u.pop3);
 		return;
+	case PM_LOGIN_SIEVE:
+		pm_sieve_wipe(&m->u.sieve);
+		return;
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -334,6 +395,8 @@ pm_login_closed(const struct pm_login *m)
 		return pm_submission_phase(&m->u.submission) == PM_SUBMISSION_PHASE_CLOSED;
 	case PM_LOGIN_POP3:
 		return pm_pop3_phase(&m->u.pop3) == PM_POP3_PHASE_CLOSED;
+	case PM_LOGIN_SIEVE:
+		return pm_sieve_phase(&m->u.sieve) == PM_SIEVE_PHASE_CLOSED;
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -381,6 +444,21 @@ pm_loginback_init(struct pm_loginback *b, enum pm_login_proto proto,
 		pp.password = c->pass;
 		return pm_pop3back_init(&b->u.pop3, &pp);
 	}
+	case PM_LOGIN_SIEVE: {
+		struct pm_sieveback_params vp;
+
+		memset(&vp, 0, sizeof(vp));
+		vp.session_id = p->session_id;
+		vp.client_ip = p->client_ip;
+		vp.local_ip = p->local_ip;
+		vp.client_port = p->client_port;
+		vp.local_port = p->local_port;
+		vp.ttl = p->ttl;
+		vp.user = c->user;
+		vp.authzid = c->authzid_len > 0 ? c->authzid : NULL;
+		vp.password = c->pass;
+		return pm_sieveback_init(&b->u.sieve, &vp);
+	}
 	case PM_LOGIN_SUBMISSION: {
 		struct pm_submissionback_params sp;
 
@@ -403,6 +481,30 @@ pm_loginback_init(struct pm_loginback *b, enum pm_login_proto proto,
 		break;
 	}
 	return -EINVAL;
+}
+
+static enum pm_loginback_status
+from_sieveback(enum pm_sieveback_status st)
+{
+	switch (st) {
+	case PM_SIEVEBACK_AGAIN:
+		return PM_LOGINBACK_AGAIN;
+	case PM_SIEVEBACK_OK:
+		return PM_LOGINBACK_OK;
+	case PM_SIEVEBACK_AUTHFAILED:
+		return PM_LOGINBACK_AUTHFAILED;
+	case PM_SIEVEBACK_TEMPFAIL:
+		return PM_LOGINBACK_TEMPFAIL;
+	case PM_SIEVEBACK_VERBATIM:
+		return PM_LOGINBACK_VERBATIM;
+	case PM_SIEVEBACK_SERVERBUG:
+		return PM_LOGINBACK_SERVERBUG;
+	case PM_SIEVEBACK_FAIL:
+		return PM_LOGINBACK_FAIL;
+	case PM_SIEVEBACK_ERROR:
+		break;
+	}
+	return PM_LOGINBACK_ERROR;
 }
 
 static enum pm_loginback_status
@@ -497,6 +599,9 @@ pm_loginback_feed(struct pm_loginback *b, const uint8_t *p, size_t n, size_t *co
 	case PM_LOGIN_POP3:
 		return from_pop3back(pm_pop3back_feed(&b->u.pop3, p, n, consumed, to_backend,
 						      to_client));
+	case PM_LOGIN_SIEVE:
+		return from_sieveback(pm_sieveback_feed(&b->u.sieve, p, n, consumed, to_backend,
+							to_client));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -514,6 +619,8 @@ pm_loginback_closed(struct pm_loginback *b)
 		return from_submissionback(pm_submissionback_closed(&b->u.submission));
 	case PM_LOGIN_POP3:
 		return from_pop3back(pm_pop3back_closed(&b->u.pop3));
+	case PM_LOGIN_SIEVE:
+		return from_sieveback(pm_sieveback_closed(&b->u.sieve));
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -530,6 +637,8 @@ pm_loginback_text(const struct pm_loginback *b)
 		return pm_submissionback_text(&b->u.submission);
 	case PM_LOGIN_POP3:
 		return pm_pop3back_text(&b->u.pop3);
+	case PM_LOGIN_SIEVE:
+		return pm_sieveback_text(&b->u.sieve);
 	case PM_LOGIN__COUNT:
 		break;
 	}
@@ -548,6 +657,9 @@ pm_loginback_wipe(struct pm_loginback *b)
 		return;
 	case PM_LOGIN_POP3:
 		pm_pop3back_wipe(&b->u.pop3);
+		return;
+	case PM_LOGIN_SIEVE:
+		pm_sieveback_wipe(&b->u.sieve);
 		return;
 	case PM_LOGIN__COUNT:
 		break;

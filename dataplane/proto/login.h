@@ -38,6 +38,8 @@
 #include "proto/imapback.h"
 #include "proto/pop3.h"
 #include "proto/pop3back.h"
+#include "proto/sieve.h"
+#include "proto/sieveback.h"
 #include "proto/submission.h"
 #include "proto/submissionback.h"
 
@@ -45,6 +47,7 @@ enum pm_login_proto {
 	PM_LOGIN_IMAP = 0,
 	PM_LOGIN_SUBMISSION,
 	PM_LOGIN_POP3,
+	PM_LOGIN_SIEVE,
 	PM_LOGIN__COUNT,
 };
 
@@ -55,6 +58,7 @@ const char *pm_login_proto_name(enum pm_login_proto proto);
 struct pm_login_params {
 	struct pm_imap_params imap;
 	struct pm_pop3_params pop3;
+	struct pm_sieve_params sieve;
 	struct pm_submission_params submission;	/* hostname: also our EHLO name
 						 * towards the backend */
 };
@@ -66,10 +70,11 @@ int pm_login_params_check(const struct pm_login_params *p);
  * response of any protocol, pm_login_ok() and pm_login_failed() included. */
 #define PM_LOGIN_MAX_(a, b)	((a) > (b) ? (a) : (b))
 #define PM_LOGIN_OUT_MIN \
-	PM_LOGIN_MAX_(PM_IMAP_OUT_MIN, PM_LOGIN_MAX_(PM_POP3_OUT_MIN, PM_SUBMISSION_OUT_MIN))
+	PM_LOGIN_MAX_(PM_LOGIN_MAX_(PM_IMAP_OUT_MIN, PM_SIEVE_OUT_MIN), \
+		      PM_LOGIN_MAX_(PM_POP3_OUT_MIN, PM_SUBMISSION_OUT_MIN))
 /* The longest text pm_loginback_text() gives. */
 #define PM_LOGIN_TEXT_MAX \
-	PM_LOGIN_MAX_(PM_IMAP_TEXT_MAX, \
+	PM_LOGIN_MAX_(PM_LOGIN_MAX_(PM_IMAP_TEXT_MAX, PM_SIEVEBACK_TEXT_MAX), \
 		      PM_LOGIN_MAX_(PM_POP3BACK_TEXT_MAX, PM_SUBMISSIONBACK_TEXT_MAX))
 
 enum pm_login_status {
@@ -107,6 +112,7 @@ struct pm_login {
 	union {
 		struct pm_imap imap;
 		struct pm_pop3 pop3;
+		struct pm_sieve sieve;
 		struct pm_submission submission;
 	} u;
 };
@@ -181,7 +187,7 @@ enum pm_loginback_status {
 /* pm_loginback_feed() needs this much room in @to_backend and in
  * @to_client, whatever the protocol. */
 #define PM_LOGINBACK_BACKEND_ROOM \
-	PM_LOGIN_MAX_(PM_IMAPBACK_BACKEND_ROOM, \
+	PM_LOGIN_MAX_(PM_LOGIN_MAX_(PM_IMAPBACK_BACKEND_ROOM, PM_SIEVEBACK_BACKEND_ROOM), \
 		      PM_LOGIN_MAX_(PM_POP3BACK_BACKEND_ROOM, PM_SUBMISSIONBACK_BACKEND_ROOM))
 #define PM_LOGINBACK_CLIENT_ROOM	PM_IMAPBACK_CLIENT_ROOM
 
@@ -190,6 +196,7 @@ struct pm_loginback {
 	union {
 		struct pm_imapback imap;
 		struct pm_pop3back pop3;
+		struct pm_sieveback sieve;
 		struct pm_submissionback submission;
 	} u;
 };
