@@ -198,12 +198,15 @@ def main():
 class ProxyLab:
     """Dovecot backends at @backends in the lab, postmux-control and
     postmux-dataplane (@workers worker lcores) with an IMAP listener on the
-    VIP. A context manager; __exit__ stops everything and checks the data
-    plane's exit status and log."""
+    VIP, and one more for each of @listeners ("<address> <port> <protocol>",
+    the value of a postmux_listener line). A context manager; __exit__ stops
+    everything and checks the data plane's exit status and log."""
 
-    def __init__(self, dp, ctl, postmuxctl, kv, workers, prefix, backends=BACKENDS):
+    def __init__(self, dp, ctl, postmuxctl, kv, workers, prefix, backends=BACKENDS,
+                 listeners=()):
         self.dp, self.ctl, self.postmuxctl, self.kv = dp, ctl, postmuxctl, kv
         self.workers, self.prefix, self.backends = workers, prefix, backends
+        self.listeners = list(listeners)
         self.lab = BackendLab(kv["backend_ns"], backends)
         self.tmp = tempfile.mkdtemp(prefix="pm-imap-")
         self.admin = os.path.join(self.tmp, "admin")
@@ -232,6 +235,8 @@ class ProxyLab:
                     % (self.kv["backend_dp_if"], qp))
             f.write("postmux_vip = client %s\n" % VIP)
             f.write("postmux_listener = %s 143 imap\n" % VIP)
+            for line in self.listeners:
+                f.write("postmux_listener = %s\n" % line)
             f.write("postmux_lcores = %d\n" % self.workers)
             f.write("postmux_sessions = 4096\n")
             f.write("postmux_prelogin_sessions = 64\n")
