@@ -437,10 +437,14 @@ def counters(px, exp):
           "submission.login_ok is %d: %d" % (exp.ok, tot("submission", "login_ok")))
     check(tot("submission", "login_failed") == exp.failed,
           "submission.login_failed is %d: %d" % (exp.failed, tot("submission", "login_failed")))
-    # A session that quits right behind its login (the pipelined one) may
-    # end before it is spliced.
-    check(exp.ok - 1 <= tot("submission", "splices") <= exp.ok,
-          "submission.splices is %d (or one less): %d" % (exp.ok, tot("submission", "splices")))
+    # The engine splices a session once both of its connections are quiet
+    # after the login; one that ends before that is proxied to its end
+    # and not counted: the pipelined one always, now and then a short one
+    # (seen: one in 73 with the ASan build). The held ones are spliced:
+    # the kicks, which only reach spliced sessions, closed them.
+    check(exp.ok - 3 <= tot("submission", "splices") <= exp.ok,
+          "submission.splices is %d, or up to 3 less: %d" % (exp.ok,
+                                                             tot("submission", "splices")))
     check(tot("submission", "kicked") == exp.kicked,
           "submission.kicked is %d: %d" % (exp.kicked, tot("submission", "kicked")))
     check(all(tot("submission", n) == tot("tcp", n) for n in names),
