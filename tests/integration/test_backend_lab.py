@@ -12,8 +12,8 @@ ID reply names it, a wrong password gets NO [AUTHENTICATIONFAILED], POP3
 USER/PASS works, LMTP answers LHLO, and (with dovecot-submissiond)
 Submission (smtplib) logs in, its EHLO names the backend (backend-K.lab)
 and a message it relays reaches the sink of that backend
-(lab.sink_messages) byte for byte after the backend's Received: header. Then stop: no process of the lab is left, the sink
-included.
+(lab.sink_messages) byte for byte after the backend's Received: header.
+Then stop: no process of the lab is left, the sink included.
 """
 
 import os
