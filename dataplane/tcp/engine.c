@@ -1439,6 +1439,11 @@ pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_che
 		if (s->user_hash != user_hash || s->state == S_KICKED ||
 		    (name_check != NULL && s->name_check != *name_check))
 			continue;
+		/* Over (both FINs seen, only lingering for the last ACKs):
+		 * nothing is left to close, and a RST would only reach a
+		 * client in TIME_WAIT. A half-closed session is still live. */
+		if (s->state == S_CLOSING && (s->flags & (F_CFIN | F_BFIN)) == (F_CFIN | F_BFIN))
+			continue;
 		if (except != NULL && except->family == PM_AF_INET &&
 		    memcmp(except->bytes, s->bf.raddr, 4) == 0)
 			continue;

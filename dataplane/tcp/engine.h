@@ -231,10 +231,12 @@ bool pm_engine_is_listener(const struct pm_engine *e, const struct pm_addr *addr
  * A kick (director flush, move or kick; Dovecot's KICK-DIRECTOR-HASH): close
  * every spliced session of @user_hash whose backend is not @except (NULL:
  * any backend) and, unless @name_check is NULL, whose user name has that
- * pm_engine_name_check() (Dovecot's USER-KICK), at once on both sides: a RST to the client and one to the
- * backend, with the sequence numbers each expects; packets that were
- * already in flight are answered with RSTs for a few seconds more. Returns
- * the number of sessions kicked. O(sessions of that hash bucket).
+ * pm_engine_name_check() (Dovecot's USER-KICK), at once on both sides: a RST
+ * to the client and one to the backend, with the sequence numbers each
+ * expects; packets that were already in flight are answered with RSTs for a
+ * few seconds more. A half-closed session is kicked; one whose both sides
+ * sent FIN is over (it only lingers for the last ACKs) and is left alone.
+ * Returns the number of sessions kicked. O(sessions of that hash bucket).
  */
 size_t pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_check,
 		      const struct pm_addr *except, uint64_t now_ms);

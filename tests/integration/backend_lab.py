@@ -2,12 +2,22 @@
 """Real Dovecot backends inside a network namespace, for the tests and the demo.
 
 One Dovecot instance per backend address (../shared/spec/dovecot-backend-lab.md):
-IMAP 143, POP3 110 and LMTP 24 on that address only; any user logs in with the
-password "pass" (static passdb, auth_failure_delay 0); mail in maildirs under
-the lab's directory; the greeting and the post-login ID name the backend
-("backend-K ready", x-backend "backend-K", K = 1, 2, ... in address order);
-the proxy's addresses are trusted (login_trusted_networks), so the client
-address it forwards (IMAP ID x-originating-ip, POP3 XCLIENT) is honoured.
+IMAP 143, POP3 110, LMTP 24 and Submission 587 (if dovecot-submissiond is
+installed: lab.submission) on that address only; any user logs in with the
+password "pass" (static passdb, auth_failure_delay 0); mail in maildirs
+under the lab's directory; the greeting and the post-login ID name the
+backend ("backend-K ready", x-backend "backend-K", K = 1, 2, ... in address
+order), and so does Submission's host name (hostname = backend-K.lab: the
+EHLO reply after the login and the Received: header it adds); the proxy's
+addresses are trusted (login_trusted_networks), so the client address it
+forwards (IMAP ID x-originating-ip, POP3 and Submission XCLIENT) is
+honoured.
+
+Submission relays what it is given (submission_relay_host) to an SMTP sink
+(smtp_sink.py, one process for the lab) at the backend's own address, port
+25, which keeps each message in DIR/bK/sink (<n>.eml, <n>.env):
+lab.sink_messages(k) lists them, so a test knows which backend relayed a
+message and can compare its bytes.
 
 As a module:
     with BackendLab("pm-backend", ["198.51.100.1", ...],
@@ -17,8 +27,9 @@ As a module:
 As a program (the demo):
     backend_lab.py start --ns NS --addrs A,B,... --dir DIR [--trusted NET]
     backend_lab.py stop --dir DIR
-start daemonises the instances (their master.pid files are in DIR/bK/run);
-stop ends every instance found under DIR. Exit status 0, or 1 with a message.
+start daemonises the instances (their master.pid files are in DIR/bK/run)
+and the sink (DIR/sink.pid); stop ends every instance found under DIR, and
+the sink. Exit status 0, or 1 with a message.
 
 Instances are stopped by the pid in their master.pid, never by name: other
 Dovecot instances may run on the machine.
@@ -34,6 +45,11 @@ import tempfile
 import time
 
 DOVECOT = "/usr/sbin/dovecot"
+# Debian's dovecot-submissiond; without it the backends serve no Submission
+# (and no sink runs): lab.submission says which.
+SUBMISSION = "/usr/lib/dovecot/submission"
+SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_sink.py")
+SINK_PORT = 25
 PASSWORD = "pass"
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "LC_ALL": "C"}
 
@@ -60,9 +76,19 @@ def _read_pid(path):
         return 0
 
 
-def conf_text(k, addr, d, trusted, instance):
-    """dovecot.conf of backend number @k at @addr, living in directory @d."""
+def conf_text(k, addr, d, trusted, instance, submission=True):
+    """dovecot.conf of backend number @k at @addr, living in directory @d;
+    @submission: serve Submission too, relaying to the sink at @addr."""
     mail = os.path.join(d, "mail")
+    sub = ""
+    if submission:
+        sub = """submission_relay_host = {addr}
+submission_relay_port = {port}
+service submission-login {{
+  service_count = 0
+  client_limit = 10000
+}}
+""".format(addr=addr, port=SINK_PORT)
     return """# written by tests/integration/backend_lab.py
 instance_name = {inst}
 base_dir = {d}/run
@@ -70,7 +96,8 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 info_log_path = {d}/dovecot.log
 listen = {addr}
-protocols = imap pop3 lmtp
+protocols = imap pop3 lmtp{more}
+hostname = backend-{k}.lab
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -107,13 +134,15 @@ service lmtp {{
     port = 24
   }}
 }}
-""".format(inst=instance, d=d, addr=addr, k=k, trusted=trusted, pw=PASSWORD, mail=mail)
+""".format(inst=instance, d=d, addr=addr, k=k, trusted=trusted, pw=PASSWORD,
+           mail=mail, more=" submission" if submission else "") + sub
 
 
 class BackendLab:
     """Dovecot backends at @addrs (numbered 1.. in that order) in namespace
-    @ns. start()/stop(), or a context manager. @daemon: let the masters
-    daemonise (for the demo); otherwise they run in the foreground as our
+    @ns, and the SMTP sink they relay Submission mail to. start()/stop(), or
+    a context manager. @daemon: let the masters daemonise and the sink run
+    on (for the demo); otherwise they run in the foreground as our
     children."""
 
     def __init__(self, ns, addrs, trusted="198.51.100.0/24", directory=None,
@@ -126,6 +155,7 @@ class BackendLab:
         self.own_dir = directory is None
         self.dir = directory
         self.procs = []
+        self.submission = os.access(SUBMISSION, os.X_OK)
 
     def __enter__(self):
         self.start()
@@ -142,15 +172,18 @@ class BackendLab:
 
     def log_text(self):
         out = []
-        for k in range(1, len(self.addrs) + 1):
-            for name in ("dovecot.log", "master.out"):
-                try:
-                    with open(os.path.join(self.bdir(k), name), "rb") as fp:
-                        text = fp.read().decode("utf-8", "replace")
-                except OSError:
-                    continue
-                if text:
-                    out.append("--- backend-%d %s ---\n%s" % (k, name, text))
+        files = [("backend-%d %s" % (k, name), os.path.join(self.bdir(k), name))
+                 for k in range(1, len(self.addrs) + 1)
+                 for name in ("dovecot.log", "master.out")]
+        files.append(("sink", os.path.join(self.dir or "", "sink.out")))
+        for what, path in files:
+            try:
+                with open(path, "rb") as fp:
+                    text = fp.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if text:
+                out.append("--- %s ---\n%s" % (what, text))
         return "\n".join(out)
 
     def start(self):
@@ -163,6 +196,8 @@ class BackendLab:
         # The master drops privileges for its children: let them traverse.
         os.chmod(self.dir, 0o755)
         try:
+            if self.submission:
+                self._start_sink()
             for k, addr in enumerate(self.addrs, 1):
                 self._start_one(k, addr)
             self._wait_ready()
@@ -178,7 +213,7 @@ class BackendLab:
         inst = "pmb-%s-%d" % (os.path.basename(self.dir.rstrip("/"))[-8:], k)
         conf = os.path.join(d, "dovecot.conf")
         with open(conf, "w") as fp:
-            fp.write(conf_text(k, addr, d, self.trusted, inst))
+            fp.write(conf_text(k, addr, d, self.trusted, inst, self.submission))
         cmd = ["ip", "netns", "exec", self.ns, DOVECOT, "-c", conf]
         if not self.daemon:
             cmd.insert(5, "-F")
@@ -196,20 +231,73 @@ class BackendLab:
         else:
             self.procs.append(p)
 
+    def sink_dir(self, k):
+        return os.path.join(self.bdir(k), "sink")
+
+    def _start_sink(self):
+        """One smtp_sink.py for every backend address (port SINK_PORT),
+        started like the masters: our child, or left running for the demo."""
+        pidfile = os.path.join(self.dir, "sink.pid")
+        cmd = ["ip", "netns", "exec", self.ns, sys.executable, SINK, "--pidfile", pidfile]
+        for k, addr in enumerate(self.addrs, 1):
+            os.makedirs(self.sink_dir(k), exist_ok=True)
+            cmd.append("%s:%d=%s" % (addr, SINK_PORT, self.sink_dir(k)))
+        out = open(os.path.join(self.dir, "sink.out"), "wb")
+        try:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, env=ENV, cwd=self.dir,
+                                 start_new_session=True)
+        finally:
+            out.close()
+        if not self.daemon:
+            self.procs.append(p)
+
+    def sink_messages(self, k):
+        """[(n, envelope lines, message bytes)] that backend @k relayed to
+        the sink so far, in the order the sink got them."""
+        d = self.sink_dir(k)
+        out = []
+        try:
+            names = os.listdir(d)
+        except OSError:
+            return out
+        for name in names:
+            if not name.endswith(".env"):
+                continue
+            n = int(name[:-4])
+            with open(os.path.join(d, name)) as fp:
+                env = fp.read().splitlines()
+            with open(os.path.join(d, "%d.eml" % n), "rb") as fp:
+                out.append((n, env, fp.read()))
+        return sorted(out)
+
+    def log_of(self, k):
+        """Backend @k's dovecot.log so far."""
+        try:
+            with open(os.path.join(self.bdir(k), "dovecot.log"), "rb") as fp:
+                return fp.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def _wait_ready(self):
-        """Every instance has its master.pid and accepts IMAP on its address."""
+        """Every instance has its master.pid and accepts IMAP (and
+        Submission, and the sink answers) on its address."""
         deadline = time.monotonic() + self.start_timeout
+        ports = "(143, b'* OK')"
+        if self.submission:
+            ports += ", (587, b'220 '), (%d, b'220 ')" % SINK_PORT
         probe = ("import socket,sys\n"
                  "for a in sys.argv[1:]:\n"
-                 "    s=socket.create_connection((a,143),timeout=2)\n"
-                 "    b=s.recv(200)\n"
-                 "    assert b.startswith(b'* OK'), b\n"
-                 "    s.close()\n")
+                 "    for port, hello in (%s,):\n"
+                 "        s=socket.create_connection((a,port),timeout=2)\n"
+                 "        b=s.recv(200)\n"
+                 "        assert b.startswith(hello), b\n"
+                 "        s.close()\n" % ports)
         while True:
             for p in self.procs:
                 if p.poll() is not None:
-                    raise BackendError("a dovecot master exited with %d during startup"
-                                       % p.returncode, self.log_text())
+                    raise BackendError("a dovecot master or the sink exited with %d during "
+                                       "startup" % p.returncode, self.log_text())
             pids = [_read_pid(os.path.join(self.bdir(k), "run", "master.pid"))
                     for k in range(1, len(self.addrs) + 1)]
             if all(pids):
@@ -233,10 +321,20 @@ class BackendLab:
                 pids.append(pid)
         return pids
 
+    def sink_pid(self):
+        """The sink's pid from DIR/sink.pid, 0 if it does not run."""
+        if self.dir is None:
+            return 0
+        pid = _read_pid(os.path.join(self.dir, "sink.pid"))
+        return pid if pid and _alive(pid) else 0
+
     def stop(self):
-        """SIGTERM to every master (by master.pid), wait, then SIGKILL what is
-        left of our own children; remove the directory if we made it."""
+        """SIGTERM to every master (by master.pid) and the sink (by
+        sink.pid), wait, then SIGKILL what is left of our own children;
+        remove the directory if we made it."""
         pids = self.master_pids() + [p.pid for p in self.procs if p.poll() is None]
+        if self.sink_pid():
+            pids.append(self.sink_pid())
         for pid in set(pids):
             try:
                 os.kill(pid, signal.SIGTERM)

@@ -9,7 +9,11 @@ With scripts/netns-lab --prefix k<pid % 10000> --backends 5, five Dovecot
 instances at 198.51.100.1-5 in the backend namespace; from inside it, for
 each: the IMAP greeting names it, LOGIN with the lab password works and the
 ID reply names it, a wrong password gets NO [AUTHENTICATIONFAILED], POP3
-USER/PASS works, LMTP answers LHLO. Then stop: no process of the lab is left.
+USER/PASS works, LMTP answers LHLO, and (with dovecot-submissiond)
+Submission (smtplib) logs in, its EHLO names the backend (backend-K.lab)
+and a message it relays reaches the sink of that backend
+(lab.sink_messages) byte for byte after the backend's Received: header.
+Then stop: no process of the lab is left, the sink included.
 """
 
 import os
@@ -27,9 +31,11 @@ PREFIX = "k%d" % (os.getpid() % 10000)
 ADDRS = ["198.51.100.%d" % i for i in range(1, 6)]
 
 CLIENT = r"""
-import imaplib, poplib, socket, sys
+import imaplib, poplib, smtplib, socket, sys
 imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
-for k, a in enumerate(sys.argv[1:], 1):
+MSG = b"Subject: lab %d\r\n\r\n.dot\r\nend\r\n"
+submission = sys.argv[1] == "1"
+for k, a in enumerate(sys.argv[2:], 1):
     name = "backend-%d" % k
     m = imaplib.IMAP4(a, 143, timeout=10)
     g = m.welcome.decode()
@@ -52,7 +58,16 @@ for k, a in enumerate(sys.argv[1:], 1):
     s.sendall(b"LHLO test\r\n")
     lh = s.recv(500).decode()
     s.close()
-    print("|".join([a, g, bad, idl, pg, pp, lg.strip(), lh.splitlines()[0]]))
+    sg, code = "-", "-"
+    if submission:
+        m = smtplib.SMTP(a, 587, timeout=10)
+        ecode, emsg = m.ehlo("lab.example")
+        sg = "%d %s" % (ecode, emsg.decode().split("\n")[0])
+        code, _ = m.login("carol", "pass")
+        m.sendmail("carol@example.org", ["sink@example.org"], MSG % k)
+        m.quit()
+    print("|".join([a, g, bad, idl, pg, pp, lg.strip(), lh.splitlines()[0],
+                    sg.splitlines()[0], str(code)]))
 """
 
 
@@ -85,7 +100,8 @@ def body(ns):
     try:
         pids = lab.master_pids()
         check(len(pids) == 5, "5 masters running: %s" % pids)
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT] + ADDRS,
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT,
+                            "1" if lab.submission else "0"] + ADDRS,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=120)
         check(r.returncode == 0, "clients ran: %s" % r.stderr[-2000:])
@@ -104,12 +120,26 @@ def body(ns):
             check(f[5].startswith("+OK"), "%s: POP3 login %r" % (name, f[5]))
             check(f[6].startswith("220 "), "%s: LMTP greeting %r" % (name, f[6]))
             check(f[7].startswith("250"), "%s: LHLO %r" % (name, f[7]))
+            if not lab.submission:
+                continue
+            check(f[8] == "250 %s.lab" % name, "%s: Submission EHLO %r" % (name, f[8]))
+            check(f[9] == "235", "%s: Submission AUTH %r" % (name, f[9]))
+            msgs = lab.sink_messages(k)
+            want = b"Subject: lab %d\r\n\r\n.dot\r\nend\r\n" % k
+            env = msgs[0][1] if len(msgs) == 1 else []
+            check(len(msgs) == 1 and msgs[0][2].startswith(b"Received: from ") and
+                  msgs[0][2].endswith(b"\r\n" + want) and
+                  b"\tby %s.lab with ESMTPA\r\n" % name.encode() in msgs[0][2] and
+                  env[:1] == ["%s.lab" % name] and
+                  env[1].startswith("MAIL <carol@example.org>") and
+                  env[2:] == ["RCPT <sink@example.org>"],
+                  "%s: the relayed message is in its sink: %r" % (name, msgs))
     finally:
-        pids = lab.master_pids()
+        pids = lab.master_pids() + [lab.sink_pid()]
         log = lab.log_text()
         lab.stop()
         left = [p for p in pids if os.path.exists("/proc/%d" % p)]
-        check(not left, "no master left after stop: %s" % left)
+        check(not left, "no master and no sink left after stop: %s" % left)
         if pmtest.status() != 0:
             sys.stdout.write(log[-4000:])
 

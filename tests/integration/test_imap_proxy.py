@@ -198,14 +198,15 @@ def main():
 class ProxyLab:
     """Dovecot backends at @backends in the lab, postmux-control and
     postmux-dataplane (@workers worker lcores) with an IMAP listener on the
-    VIP. A context manager; __exit__ stops everything and checks the data
-    plane's exit status and log."""
+    VIP, and one more for each of @listeners ("<address> <port> <protocol>",
+    the value of a postmux_listener line). A context manager; __exit__ stops
+    everything and checks the data plane's exit status and log."""
 
     def __init__(self, dp, ctl, postmuxctl, kv, workers, prefix, backends=BACKENDS,
-                 listeners=((143, "imap"),)):
-        self.listeners = listeners
+                 listeners=()):
         self.dp, self.ctl, self.postmuxctl, self.kv = dp, ctl, postmuxctl, kv
         self.workers, self.prefix, self.backends = workers, prefix, backends
+        self.listeners = list(listeners)
         self.lab = BackendLab(kv["backend_ns"], backends)
         self.tmp = tempfile.mkdtemp(prefix="pm-imap-")
         self.admin = os.path.join(self.tmp, "admin")
@@ -233,8 +234,15 @@ class ProxyLab:
             f.write("postmux_port = backend net_af_packet1,iface=%s%s 198.51.100.254/24\n"
                     % (self.kv["backend_dp_if"], qp))
             f.write("postmux_vip = client %s\n" % VIP)
-            for port, proto in self.listeners:
-                f.write("postmux_listener = %s %d %s\n" % (VIP, port, proto))
+            # IMAP on 143 always; extra listeners as "<addr> <port> <proto>"
+            # lines or (port, proto) pairs on the VIP.
+            lines = ["%s 143 imap" % VIP]
+            for x in self.listeners:
+                line = x if isinstance(x, str) else "%s %d %s" % (VIP, x[0], x[1])
+                if line not in lines:
+                    lines.append(line)
+            for line in lines:
+                f.write("postmux_listener = %s\n" % line)
             f.write("postmux_lcores = %d\n" % self.workers)
             f.write("postmux_sessions = 4096\n")
             f.write("postmux_prelogin_sessions = 64\n")

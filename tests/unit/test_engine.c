@@ -812,6 +812,50 @@ test_engine_kick_resets_both_sides(void **state)
 	assert_int_equal(pm_engine_sessions(H.e), 0);
 }
 
+/* A session that is over (both FINs seen, lingering for its last ACKs) is
+ * not kicked: nothing is left to close, and it is not counted; one that is
+ * only half closed still is. */
+static void
+test_engine_kick_spares_finished_session(void **state)
+{
+	(void)state;
+	run(20);
+	login("pass");
+	run(50);
+	assert_int_equal(pm_engine_stats(H.e)->splices, 1);
+	client_send("b LOGOUT\r\n");
+	run(50);
+	/* The backend closed: half closed, still the user's session. */
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, NULL, H.now), 1);
+	assert_int_equal(pm_engine_stats(H.e)->kicked, 1);
+	run(6000);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+
+	/* Again, and this time the client closes too before the kick. */
+	peer_init(H.client, client_s, 40002, vip_s, 143);
+	{
+		struct pm_tcb_params tp = peer_params(H.client);
+
+		assert_int_equal(pm_tcb_init_active(&H.client->t, &tp, 0x2468ace0u, H.now), 0);
+	}
+	H.client->up = true;
+	peer_flush(H.client);
+	run(50);
+	login("pass");
+	run(50);
+	assert_int_equal(pm_engine_stats(H.e)->splices, 2);
+	client_send("b LOGOUT\r\n");
+	run(50);
+	pm_tcb_close(&H.client->t);
+	peer_flush(H.client);
+	run(100);
+	assert_int_equal(pm_engine_sessions(H.e), 1);	/* lingering */
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, NULL, H.now), 0);
+	assert_int_equal(pm_engine_stats(H.e)->kicked, 1);
+	run(6000);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+}
+
 /* A live spliced session refreshes its user's pin every refresh_ms; an idle
  * one ends after idle_timeout_ms. */
 static void
@@ -1053,6 +1097,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_engine_pipelined_logout_before_splice, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_engine_kick_spares_finished_session, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_engine_retransmission_below_splice_point_is_acked_locally, setup,
