@@ -62,6 +62,7 @@ enum sess_state {
 #define F_CFIN		0x01	/* spliced: the client sent FIN */
 #define F_BFIN		0x02	/* spliced: the backend sent FIN */
 #define F_BFLOW		0x04	/* the backend flow is in the table */
+#define F_ULINK		0x08	/* in its user-hash bucket's list (kicks find it) */
 
 struct sess {
 	struct pm_timer timer;
@@ -79,7 +80,7 @@ struct sess {
 	uint64_t last_ms;		/* spliced: last packet either way */
 	uint64_t refresh_at;		/* spliced: next pin refresh */
 	uint32_t user_hash;
-	uint32_t unext, uprev;		/* spliced: the user-hash bucket's list */
+	uint32_t unext, uprev;		/* logged in: the user-hash bucket's list */
 	uint32_t nxt_c, nxt_b;		/* spliced: next sequence number the
 					 * client / backend expects from us */
 	uint32_t ack_c, ack_b;		/* spliced: last ack we sent on */
@@ -520,6 +521,7 @@ user_link(struct pm_engine *e, struct sess *s)
 	if (*head != NONE)
 		e->sess[*head].uprev = i;
 	*head = i;
+	s->flags |= F_ULINK;
 }
 
 static void
@@ -532,12 +534,13 @@ user_unlink(struct pm_engine *e, struct sess *s)
 	else
 		e->ubucket[s->user_hash & e->umask] = s->unext;
 	s->unext = s->uprev = NONE;
+	s->flags &= (uint8_t)~F_ULINK;
 }
 
 static void
 sess_free(struct pm_engine *e, struct sess *s)
 {
-	if (s->state == S_SPLICED || s->state == S_CLOSING || s->state == S_KICKED)
+	if (s->flags & F_ULINK)
 		user_unlink(e, s);
 	pm_timer_cancel(&e->wheel, &s->timer);
 	(void)pm_flowtab_remove(e->flows, &s->cf);
@@ -843,6 +846,8 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 			return false;
 		PCOUNT(e, s, login_ok);
 		s->state = S_QUIESCE;
+		/* From here a kick must find it: the backend has the login. */
+		user_link(e, s);
 		return true;
 	case PM_LOGINBACK_AUTHFAILED:
 		PCOUNT(e, s, login_failed);
@@ -928,7 +933,6 @@ do_splice(struct pm_engine *e, struct sess *s, uint64_t now)
 	pre_free(e, s);
 	s->state = S_SPLICED;
 	s->refresh_at = now + e->p.refresh_ms;
-	user_link(e, s);
 	s->last_ms = now;
 	PCOUNT(e, s, splices);
 }
@@ -1447,6 +1451,15 @@ pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_che
 		if (except != NULL && except->family == PM_AF_INET &&
 		    memcmp(except->bytes, s->bf.raddr, 4) == 0)
 			continue;
+		if (s->state != S_SPLICED && s->state != S_CLOSING) {
+			/* Logged in, not spliced yet (QUIESCE), or closing before
+			 * the splice: still two TCP endpoints of ours, which
+			 * abort with the RSTs they owe. */
+			PCOUNT(e, s, kicked);
+			n++;
+			pre_abort(e, s, now_ms);
+			continue;
+		}
 		/* Both sides at once (Dovecot closes abruptly, no BYE). */
 		send_rst_seq(e, &s->cf, s->nxt_c, true, s->ack_c);
 		send_rst_seq(e, &s->bf, s->nxt_b, true, s->ack_b);

@@ -229,12 +229,14 @@ bool pm_engine_is_listener(const struct pm_engine *e, const struct pm_addr *addr
 
 /*
  * A kick (director flush, move or kick; Dovecot's KICK-DIRECTOR-HASH): close
- * every spliced session of @user_hash whose backend is not @except (NULL:
+ * every logged-in session of @user_hash (spliced, or accepted by its
+ * backend and not yet spliced) whose backend is not @except (NULL:
  * any backend) and, unless @name_check is NULL, whose user name has that
  * pm_engine_name_check() (Dovecot's USER-KICK), at once on both sides: a RST
  * to the client and one to the backend, with the sequence numbers each
  * expects; packets that were already in flight are answered with RSTs for a
- * few seconds more. A half-closed session is kicked; one whose both sides
+ * few seconds more (a session not yet spliced aborts both of its TCP
+ * endpoints and is gone at once). A half-closed session is kicked; one whose both sides
  * sent FIN is over (it only lingers for the last ACKs) and is left alone.
  * Returns the number of sessions kicked. O(sessions of that hash bucket).
  */

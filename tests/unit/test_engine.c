@@ -780,6 +780,33 @@ fnv(const char *s)
 
 /* A kick closes the spliced session on both sides at once; one that spares
  * the user's backend (a move's "except") closes nothing. */
+/* Logged in but not spliced yet (the client's ACK of the OK was lost, so
+ * the session is still quiescing): a kick must close it, or it would
+ * splice later and stay on the old backend. */
+static void
+test_engine_kick_before_splice_closes_both_sides(void **state)
+{
+	const struct pm_engine_stats *st = pm_engine_stats(H.e);
+
+	(void)state;
+	run(20);
+	H.drop_engine_nth = 6;		/* the client's ACK of "a OK" */
+	client_send("a LOGIN alice pass\r\n");
+	run(0);
+	assert_int_equal(st->login_ok, 1);
+	assert_int_equal(st->splices, 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, NULL, H.now), 1);
+	run(10);
+	assert_int_equal(pm_tcb_state(&H.client->t), PM_TCB_CLOSED);
+	assert_int_equal(pm_tcb_error(&H.client->t), -ECONNRESET);
+	assert_int_equal(pm_tcb_state(&H.backend->t), PM_TCB_CLOSED);
+	assert_int_equal(pm_tcb_error(&H.backend->t), -ECONNRESET);
+	run(3000);
+	assert_int_equal(st->splices, 0);
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+	assert_int_equal(st->proto[PM_LOGIN_IMAP].kicked, 1);
+}
+
 static void
 test_engine_kick_resets_both_sides(void **state)
 {
@@ -1098,6 +1125,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_engine_kick_before_splice_closes_both_sides,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_spares_finished_session, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
