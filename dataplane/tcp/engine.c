@@ -80,7 +80,7 @@ struct sess {
 	uint64_t last_ms;		/* spliced: last packet either way */
 	uint64_t refresh_at;		/* spliced: next pin refresh */
 	uint32_t user_hash;
-	uint32_t unext, uprev;		/* logged in: the user-hash bucket's list */
+	uint32_t unext, uprev;		/* with a backend: the user-hash bucket's list */
 	uint32_t nxt_c, nxt_b;		/* spliced: next sequence number the
 					 * client / backend expects from us */
 	uint32_t ack_c, ack_b;		/* spliced: last ack we sent on */
@@ -139,7 +139,7 @@ struct pm_engine {
 	struct pre *pres;
 	struct pm_flowtab *flows;
 	struct pm_flowtab *synflows;	/* SYN backlog entries, or NULL */
-	uint32_t *ubucket;		/* user hash -> first spliced session */
+	uint32_t *ubucket;		/* user hash -> first session with a backend */
 	uint32_t umask;
 	uint32_t free_sess, free_pre;
 	uint32_t nsess, npre;
@@ -516,6 +516,8 @@ user_link(struct pm_engine *e, struct sess *s)
 {
 	uint32_t *head = &e->ubucket[s->user_hash & e->umask], i = sess_idx(e, s);
 
+	if (s->flags & F_ULINK)
+		return;
 	s->uprev = NONE;
 	s->unext = *head;
 	if (*head != NONE)
@@ -527,6 +529,8 @@ user_link(struct pm_engine *e, struct sess *s)
 static void
 user_unlink(struct pm_engine *e, struct sess *s)
 {
+	if (!(s->flags & F_ULINK))
+		return;
 	if (s->unext != NONE)
 		e->sess[s->unext].uprev = s->uprev;
 	if (s->uprev != NONE)
@@ -611,6 +615,7 @@ login_failed(struct pm_engine *e, struct sess *s, enum pm_login_fail kind, const
 
 	backend_close(e, s, now);
 	pm_loginback_wipe(&pr->lb);
+	user_unlink(e, s);	/* reading commands again: no user yet */
 	pm_buf_init(&out, pr->scratch, sizeof(pr->scratch));
 	if (pm_login_failed(&pr->lg, kind, text, &out) != 0)
 		return false;
@@ -715,10 +720,16 @@ start_attempt(struct pm_engine *e, struct sess *s, uint64_t now)
 	pm_login_cred(&pr->lg, &c);
 	user = c.authzid_len > 0 ? c.authzid : c.user;
 	ulen = c.authzid_len > 0 ? c.authzid_len : c.user_len;
+	user_unlink(e, s);	/* the lookup sets user_hash anew */
 
 	switch (e->ops.lookup(e->ops.arg, user, ulen, &pr->host, &s->user_hash, now)) {
 	case PM_ENGINE_LOOKUP_HOST:
 		s->name_check = pm_engine_name_check(e->name_key, user, ulen);
+		/* From here until it ends, a kick of the user must find the
+		 * session: Dovecot kills pending proxies too
+		 * (login_proxies_pending), lest a login in flight land on the
+		 * old backend after a move. */
+		user_link(e, s);
 		break;
 	case PM_ENGINE_LOOKUP_WAIT:
 		/* Dovecot holds a login for a user being moved. */
@@ -846,8 +857,6 @@ run_backend(struct pm_engine *e, struct sess *s, uint64_t now)
 			return false;
 		PCOUNT(e, s, login_ok);
 		s->state = S_QUIESCE;
-		/* From here a kick must find it: the backend has the login. */
-		user_link(e, s);
 		return true;
 	case PM_LOGINBACK_AUTHFAILED:
 		PCOUNT(e, s, login_failed);
@@ -1452,9 +1461,10 @@ pm_engine_kick(struct pm_engine *e, uint32_t user_hash, const uint32_t *name_che
 		    memcmp(except->bytes, s->bf.raddr, 4) == 0)
 			continue;
 		if (s->state != S_SPLICED && s->state != S_CLOSING) {
-			/* Logged in, not spliced yet (QUIESCE), or closing before
-			 * the splice: still two TCP endpoints of ours, which
-			 * abort with the RSTs they owe. */
+			/* Its login under way at the backend, or accepted and
+			 * not spliced yet (QUIESCE), or closing before the
+			 * splice: still TCP endpoints of ours, which abort with
+			 * the RSTs they owe (Dovecot destroys a pending proxy). */
 			PCOUNT(e, s, kicked);
 			n++;
 			pre_abort(e, s, now_ms);

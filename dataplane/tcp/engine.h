@@ -229,8 +229,9 @@ bool pm_engine_is_listener(const struct pm_engine *e, const struct pm_addr *addr
 
 /*
  * A kick (director flush, move or kick; Dovecot's KICK-DIRECTOR-HASH): close
- * every logged-in session of @user_hash (spliced, or accepted by its
- * backend and not yet spliced) whose backend is not @except (NULL:
+ * every session of @user_hash that has a backend (spliced, or with its
+ * login under way at the backend or accepted and not yet spliced) whose
+ * backend is not @except (NULL:
  * any backend) and, unless @name_check is NULL, whose user name has that
  * pm_engine_name_check() (Dovecot's USER-KICK), at once on both sides: a RST
  * to the client and one to the backend, with the sequence numbers each

@@ -780,6 +780,32 @@ fnv(const char *s)
 
 /* A kick closes the spliced session on both sides at once; one that spares
  * the user's backend (a move's "except") closes nothing. */
+/* A login under way at a backend that does not answer (CONNECTING): a
+ * kick (a move of the user) ends it, as Dovecot destroys pending proxies,
+ * instead of letting it land on the old backend later. */
+static void
+test_engine_kick_during_backend_login_aborts_it(void **state)
+{
+	const struct pm_engine_stats *st = pm_engine_stats(H.e);
+
+	(void)state;
+	run(20);
+	H.backend_dead = true;
+	client_send("a LOGIN alice pass\r\n");
+	run(200);
+	assert_int_equal(st->backend_connects, 1);
+	assert_int_equal(st->login_ok, 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("bob"), NULL, NULL, H.now), 0);
+	assert_int_equal(pm_engine_kick(H.e, fnv("alice"), NULL, NULL, H.now), 1);
+	run(10);
+	assert_int_equal(pm_tcb_state(&H.client->t), PM_TCB_CLOSED);
+	assert_int_equal(pm_tcb_error(&H.client->t), -ECONNRESET);
+	H.backend_dead = false;
+	run(5000);
+	assert_int_equal(st->backend_connects, 1);	/* no retry after the kick */
+	assert_int_equal(pm_engine_sessions(H.e), 0);
+}
+
 /* Logged in but not spliced yet (the client's ACK of the OK was lost, so
  * the session is still quiescing): a kick must close it, or it would
  * splice later and stay on the old backend. */
@@ -1126,6 +1152,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_engine_kick_resets_both_sides, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_before_splice_closes_both_sides,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_kick_during_backend_login_aborts_it,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_kick_spares_finished_session, setup,
 						teardown),
