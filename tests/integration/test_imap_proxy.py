@@ -218,6 +218,14 @@ class ProxyLab:
         except BackendError as e:
             check(False, "backends start: %s\n%s" % (e, e.log))
             return None
+        try:
+            return self._start()
+        except BaseException:
+            # __exit__ does not run when __enter__ raises: stop what runs.
+            self.__exit__(None, None, None)
+            raise
+
+    def _start(self):
         conf = os.path.join(self.tmp, "postmux.conf")
         cpus = sorted(os.sched_getaffinity(0))
         lcores = ",".join("%d@%d" % (i, cpus[i % len(cpus)]) for i in range(1 + self.workers))
