@@ -232,6 +232,9 @@ class ProxyLab:
         qp = ",qpairs=%d" % self.workers if self.workers > 1 else ""
         with open(conf, "w") as f:
             f.write("director_mail_servers = %s\n" % " ".join(self.backends))
+            # The Submission tests expect this name in the backends'
+            # Received: headers (postmux's EHLO to them).
+            f.write("hostname = postmux\n")
             f.write("postmux_admin_socket = %s\n" % self.admin)
             f.write("postmux_control_socket = %s/control\n" % self.tmp)
             f.write("postmux_state_file = %s/state\n" % self.tmp)
