@@ -167,7 +167,10 @@ def bulk(kv, px, what, seed):
           got[2:5] == ref[2:5] and got[5] == "True",
           "%s: RETR through the splice is the backend's message byte for byte (%s bytes, "
           "SHA-256 %s...)" % (what, ref[2], ref[4][:16]))
-    fwd = total(px, ".tcp.forwarded") - fwd
+    # The workers publish their counters every 100 ms: wait for the last.
+    before = fwd
+    wait_for(lambda: total(px, ".tcp.forwarded") - before >= SIZE // 1500, 3)
+    fwd = total(px, ".tcp.forwarded") - before
     check(fwd >= SIZE // 1500, "%s: the splice forwarded %d packets during the RETR"
           % (what, fwd))
 
