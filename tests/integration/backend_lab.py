@@ -13,6 +13,14 @@ addresses are trusted (login_trusted_networks), so the client address it
 forwards (IMAP ID x-originating-ip, POP3 and Submission XCLIENT) is
 honoured.
 
+ManageSieve (if dovecot-managesieved is installed: lab.sieve) on port 4190:
+managesieve_implementation_string = backend-K, so the IMPLEMENTATION
+capability names the backend, in the greeting of a direct connection and
+in the CAPABILITY reply after a login (also through a proxy); scripts are
+stored under the user's home (sieve = file:~/sieve;active=~/.dovecot.sieve,
+dovecot-sieve's plugin settings), so PUTSCRIPT, LISTSCRIPTS, GETSCRIPT and
+SETACTIVE work; lab.sieve_scripts(k, user) lists what a user stored there.
+
 Submission relays what it is given (submission_relay_host) to an SMTP sink
 (smtp_sink.py, one process for the lab) at the backend's own address, port
 25, which keeps each message in DIR/bK/sink (<n>.eml, <n>.env):
@@ -48,6 +56,10 @@ DOVECOT = "/usr/sbin/dovecot"
 # Debian's dovecot-submissiond; without it the backends serve no Submission
 # (and no sink runs): lab.submission says which.
 SUBMISSION = "/usr/lib/dovecot/submission"
+# Debian's dovecot-managesieved (with dovecot-sieve): lab.sieve says whether
+# the backends serve ManageSieve.
+MANAGESIEVE = "/usr/lib/dovecot/managesieve"
+SIEVE_PORT = 4190
 SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_sink.py")
 SINK_PORT = 25
 PASSWORD = "pass"
@@ -76,13 +88,32 @@ def _read_pid(path):
         return 0
 
 
-def conf_text(k, addr, d, trusted, instance, submission=True):
+def conf_text(k, addr, d, trusted, instance, submission=True, sieve=True):
     """dovecot.conf of backend number @k at @addr, living in directory @d;
-    @submission: serve Submission too, relaying to the sink at @addr."""
+    @submission: serve Submission too, relaying to the sink at @addr;
+    @sieve: serve ManageSieve too."""
     mail = os.path.join(d, "mail")
     sub = ""
+    if sieve:
+        # The sieve plugin settings are what dovecot-sieve's 90-sieve.conf
+        # has: the scripts in ~/sieve, the active one linked from
+        # ~/.dovecot.sieve. The implementation string is what the
+        # IMPLEMENTATION capability says, before and after the login.
+        sub += """managesieve_implementation_string = backend-{k}
+service managesieve-login {{
+  inet_listener sieve {{
+    address = {addr}
+    port = {port}
+  }}
+  service_count = 0
+  client_limit = 10000
+}}
+plugin {{
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}}
+""".format(k=k, addr=addr, port=SIEVE_PORT)
     if submission:
-        sub = """submission_relay_host = {addr}
+        sub += """submission_relay_host = {addr}
 submission_relay_port = {port}
 service submission-login {{
   service_count = 0
@@ -135,7 +166,8 @@ service lmtp {{
   }}
 }}
 """.format(inst=instance, d=d, addr=addr, k=k, trusted=trusted, pw=PASSWORD,
-           mail=mail, more=" submission" if submission else "") + sub
+           mail=mail, more=(" submission" if submission else "") +
+           (" sieve" if sieve else "")) + sub
 
 
 class BackendLab:
@@ -156,6 +188,7 @@ class BackendLab:
         self.dir = directory
         self.procs = []
         self.submission = os.access(SUBMISSION, os.X_OK)
+        self.sieve = os.access(MANAGESIEVE, os.X_OK)
 
     def __enter__(self):
         self.start()
@@ -213,7 +246,8 @@ class BackendLab:
         inst = "pmb-%s-%d" % (os.path.basename(self.dir.rstrip("/"))[-8:], k)
         conf = os.path.join(d, "dovecot.conf")
         with open(conf, "w") as fp:
-            fp.write(conf_text(k, addr, d, self.trusted, inst, self.submission))
+            fp.write(conf_text(k, addr, d, self.trusted, inst, self.submission,
+                               self.sieve))
         cmd = ["ip", "netns", "exec", self.ns, DOVECOT, "-c", conf]
         if not self.daemon:
             cmd.insert(5, "-F")
@@ -271,6 +305,22 @@ class BackendLab:
                 out.append((n, env, fp.read()))
         return sorted(out)
 
+    def sieve_scripts(self, k, user):
+        """{name: bytes} of the Sieve scripts @user stored on backend @k
+        (PUTSCRIPT), from the user's ~/sieve (Pigeonhole keeps NAME.sieve
+        there, and its own tmp/ directory)."""
+        d = os.path.join(self.bdir(k), "mail", user, "sieve")
+        out = {}
+        try:
+            names = os.listdir(d)
+        except OSError:
+            return out
+        for name in names:
+            if name.endswith(".sieve"):
+                with open(os.path.join(d, name), "rb") as fp:
+                    out[name[:-6]] = fp.read()
+        return out
+
     def log_of(self, k):
         """Backend @k's dovecot.log so far."""
         try:
@@ -281,11 +331,14 @@ class BackendLab:
 
     def _wait_ready(self):
         """Every instance has its master.pid and accepts IMAP (and
-        Submission, and the sink answers) on its address."""
+        Submission, and the sink answers; and ManageSieve) on its
+        address."""
         deadline = time.monotonic() + self.start_timeout
         ports = "(143, b'* OK')"
         if self.submission:
             ports += ", (587, b'220 '), (%d, b'220 ')" % SINK_PORT
+        if self.sieve:
+            ports += ", (%d, b'\"IMPLEMENTATION\" ')" % SIEVE_PORT
         probe = ("import socket,sys\n"
                  "for a in sys.argv[1:]:\n"
                  "    for port, hello in (%s,):\n"

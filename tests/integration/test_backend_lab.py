@@ -12,8 +12,13 @@ ID reply names it, a wrong password gets NO [AUTHENTICATIONFAILED], POP3
 USER/PASS works, LMTP answers LHLO, and (with dovecot-submissiond)
 Submission (smtplib) logs in, its EHLO names the backend (backend-K.lab)
 and a message it relays reaches the sink of that backend
-(lab.sink_messages) byte for byte after the backend's Received: header.
-Then stop: no process of the lab is left, the sink included.
+(lab.sink_messages) byte for byte after the backend's Received: header,
+and (with dovecot-managesieved) ManageSieve (sieve_client.py) greets with
+IMPLEMENTATION "backend-K", logs in, names the backend again in
+CAPABILITY after the login, stores a script (PUTSCRIPT) that GETSCRIPT
+returns and that lab.sieve_scripts finds on disk, byte for byte, and
+refuses a wrong password with NO "Authentication failed.". Then stop: no
+process of the lab is left, the sink included.
 """
 
 import os
@@ -32,10 +37,14 @@ ADDRS = ["198.51.100.%d" % i for i in range(1, 6)]
 
 CLIENT = r"""
 import imaplib, poplib, smtplib, socket, sys
+sys.path.insert(0, @HERE@)
+import sieve_client
 imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
 MSG = b"Subject: lab %d\r\n\r\n.dot\r\nend\r\n"
+SCRIPT = SCRIPT
 submission = sys.argv[1] == "1"
-for k, a in enumerate(sys.argv[2:], 1):
+sieve = sys.argv[2] == "1"
+for k, a in enumerate(sys.argv[3:], 1):
     name = "backend-%d" % k
     m = imaplib.IMAP4(a, 143, timeout=10)
     g = m.welcome.decode()
@@ -66,9 +75,29 @@ for k, a in enumerate(sys.argv[2:], 1):
         code, _ = m.login("carol", "pass")
         m.sendmail("carol@example.org", ["sink@example.org"], MSG % k)
         m.quit()
+    sv = ["-"] * 5
+    if sieve:
+        c = sieve_client.Client(a, 4190, timeout=10)
+        sv[0] = c.caps.get("IMPLEMENTATION", "?") + " " + c.greeting.raw
+        sv[1] = c.authenticate_plain("dave", "pass", form="literal").raw
+        sv[2] = c.capability()[0].get("IMPLEMENTATION", "?")
+        put = c.putscript("lab", SCRIPT % k)
+        got, r = c.getscript("lab")
+        sv[3] = "%s %s" % (put.status, got == SCRIPT % k)
+        c.logout()
+        # Last: Dovecot's auth penalty would hold a later login from this
+        # address for seconds.
+        c = sieve_client.Client(a, 4190, timeout=10)
+        sv[4] = c.authenticate_plain("dave", "wrong").raw
+        c.logout()
     print("|".join([a, g, bad, idl, pg, pp, lg.strip(), lh.splitlines()[0],
-                    sg.splitlines()[0], str(code)]))
+                    sg.splitlines()[0], str(code)] + sv))
 """
+# A script Pigeonhole accepts (PUTSCRIPT compiles it), with 8-bit text.
+SCRIPT = (b'require "fileinto";\r\n# lab %d \xc3\xa9\r\n'
+          b'if header :contains "subject" "lab" { fileinto "INBOX.lab"; }\r\n')
+CLIENT = CLIENT.replace("@HERE@", repr(os.path.dirname(os.path.abspath(__file__))))
+CLIENT = CLIENT.replace("SCRIPT = SCRIPT", "SCRIPT = %r" % SCRIPT)
 
 
 def main():
@@ -101,7 +130,8 @@ def body(ns):
         pids = lab.master_pids()
         check(len(pids) == 5, "5 masters running: %s" % pids)
         r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT,
-                            "1" if lab.submission else "0"] + ADDRS,
+                            "1" if lab.submission else "0",
+                            "1" if lab.sieve else "0"] + ADDRS,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=120)
         check(r.returncode == 0, "clients ran: %s" % r.stderr[-2000:])
@@ -120,6 +150,18 @@ def body(ns):
             check(f[5].startswith("+OK"), "%s: POP3 login %r" % (name, f[5]))
             check(f[6].startswith("220 "), "%s: LMTP greeting %r" % (name, f[6]))
             check(f[7].startswith("250"), "%s: LHLO %r" % (name, f[7]))
+            if lab.sieve:
+                check(f[10] == 'backend-%d OK "backend-%d ready"' % (k, k),
+                      "%s: ManageSieve greeting names it: %r" % (name, f[10]))
+                check(f[11] == 'OK "Logged in."', "%s: ManageSieve login: %r" % (name, f[11]))
+                check(f[12] == name, "%s: CAPABILITY after the login names it: %r"
+                      % (name, f[12]))
+                check(f[13] == "OK True" and
+                      lab.sieve_scripts(k, "dave") == {"lab": SCRIPT % k},
+                      "%s: PUTSCRIPT stores the script, GETSCRIPT returns it: %r %r"
+                      % (name, f[13], lab.sieve_scripts(k, "dave")))
+                check(f[14] == 'NO "Authentication failed."',
+                      "%s: ManageSieve refuses a wrong password: %r" % (name, f[14]))
             if not lab.submission:
                 continue
             check(f[8] == "250 %s.lab" % name, "%s: Submission EHLO %r" % (name, f[8]))
