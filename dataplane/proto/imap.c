@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "proto/imap.h"
+#include "proto/sasl.h"
 
 /* Lexer states (m->st). */
 enum {
@@ -96,13 +97,12 @@ static const char *const err_text[E__COUNT] = {
 /* Per-line flags (m->flags). */
 #define F_TAG_BAD	0x0001u	/* tag has a bad byte or is too long */
 #define F_ARGS_BAD	0x0002u	/* a list among LOGIN's arguments (a bad command) */
-#define F_OVER		0x0004u	/* a user/authzid/password over its bound */
+#define F_OVER		0x0004u	/* a LOGIN user or password over its bound */
 #define F_NIL		0x0008u	/* the atom so far is a prefix of "NIL" */
 #define F_NONSYNC	0x0010u	/* the literal is {n+} */
 #define F_DIGIT		0x0020u	/* the literal size has a digit */
 #define F_ID_BAD	0x0040u	/* ID parameters invalid */
 #define F_PLAIN		0x0080u	/* AUTHENTICATE mechanism is PLAIN */
-#define F_B64_BAD	0x0100u	/* the SASL data is not valid base64 */
 #define F_CR		0x0200u	/* SASL line: a CR that may end the line */
 #define F_FIRST_EQ	0x0400u	/* SASL line starts with '=' */
 #define F_FIRST_STAR	0x0800u	/* SASL line starts with '*' */
@@ -197,9 +197,7 @@ wipe_secrets(struct pm_imap *m)
 {
 	explicit_bzero(m->lg.pass, sizeof(m->lg.pass));
 	m->lg.pass_len = 0;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	m->b64_q = 0;
-	m->b64_pad = 0;
+	pm_sasl_b64_wipe(&m->b64);
 }
 
 /* Ready for the next line; the login fields are left alone. */
@@ -219,10 +217,8 @@ lexer_reset(struct pm_imap *m)
 	m->id_pairs = 0;
 	m->tail = T_NONE;
 	m->name_len = 0;
-	m->b64_q = 0;
-	m->b64_pad = 0;
-	m->b64_acc = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 }
 
 /* The command was answered: forget it entirely. */
@@ -321,14 +317,12 @@ atom_char(uint8_t c)
 	return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '"';
 }
 
+/* A byte of a LOGIN argument; over the field's bound, the login fails. */
 static void
-field_put(char *f, uint16_t *len, size_t cap, uint8_t c, uint16_t *flags)
+field_put(struct pm_imap *m, char *f, uint16_t *len, size_t max, uint8_t c)
 {
-	if (*len >= cap) {
-		*flags |= F_OVER;
-		return;
-	}
-	f[(*len)++] = (char)c;
+	if (pm_sasl_field_put(f, len, max, c) < 0)
+		m->flags |= F_OVER;
 }
 
 static int
@@ -405,9 +399,9 @@ arg_byte(struct pm_imap *m, uint8_t c)
 	}
 	if (m->cmd == C_LOGIN && m->depth == 0) {
 		if (m->nargs == 1)
-			field_put(m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX, c, &m->flags);
+			field_put(m, m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX, c);
 		else if (m->nargs == 2)
-			field_put(m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX, c, &m->flags);
+			field_put(m, m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX, c);
 	}
 }
 
@@ -557,93 +551,19 @@ finish_line(struct pm_imap *m, struct pm_buf *out)
 	}
 }
 
-/* ---- SASL: base64 and PLAIN ----------------------------------------------- */
+/* ---- SASL: base64 and PLAIN (proto/sasl.h) --------------------------------- */
 
-static void
-plain_byte(struct pm_imap *m, uint8_t b)
+/* The login fields a PLAIN message is split into. */
+static struct pm_sasl_plain_fields
+plain_fields(struct pm_imap *m)
 {
-	if (b == 0) {
-		/* authzid NUL authcid NUL password; a third NUL makes the
-		 * message invalid (mech-plain.c counts every NUL). */
-		if (m->plain_part < 3)
-			m->plain_part++;
-		return;
-	}
-	switch (m->plain_part) {
-	case 0:
-		field_put(m->lg.authzid, &m->lg.authzid_len, PM_IMAP_USER_MAX, b, &m->flags);
-		break;
-	case 1:
-		field_put(m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX, b, &m->flags);
-		break;
-	case 2:
-		field_put(m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX, b, &m->flags);
-		break;
-	default:
-		break;
-	}
-}
+	struct pm_sasl_plain_fields f = {
+		{ m->lg.authzid, &m->lg.authzid_len, PM_IMAP_USER_MAX },
+		{ m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX },
+		{ m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX },
+	};
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 section 4 base64, padded; after a padded quad nothing may
- * follow. b64_q counts the characters of the quad, b64_pad its '='. */
-static void
-b64_feed(struct pm_imap *m, uint8_t c)
-{
-	int v;
-	uint8_t i, nbytes;
-
-	if (m->flags & F_B64_BAD)
-		return;
-	if (m->b64_pad == 3) {		/* the padded quad was complete */
-		m->flags |= F_B64_BAD;
-		return;
-	}
-	if (c == '=') {
-		if (m->b64_q < 2) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_pad++;
-		m->b64_acc <<= 6;
-	} else {
-		v = b64_value(c);
-		if (v < 0 || m->b64_pad > 0) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_acc = (m->b64_acc << 6) | (uint32_t)v;
-	}
-	if (++m->b64_q < 4)
-		return;
-	nbytes = (uint8_t)(3 - m->b64_pad);
-	for (i = 0; i < nbytes; i++)
-		plain_byte(m, (uint8_t)(m->b64_acc >> (16 - 8 * i)));
-	m->b64_acc = 0;
-	m->b64_q = 0;
-	if (m->b64_pad > 0)
-		m->b64_pad = 3;		/* done: only the end of line may follow */
-}
-
-static bool
-b64_complete(const struct pm_imap *m)
-{
-	return !(m->flags & F_B64_BAD) && m->b64_q == 0;
+	return f;
 }
 
 /* A new SASL line (SASL-IR or response). */
@@ -653,9 +573,10 @@ sasl_reset(struct pm_imap *m)
 	wipe_secrets(m);
 	m->lg.user_len = 0;
 	m->lg.authzid_len = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 	m->tok_len = 0;
-	m->flags &= ~(F_B64_BAD | F_CR | F_FIRST_EQ | F_FIRST_STAR | F_OVER);
+	m->flags &= ~(F_CR | F_FIRST_EQ | F_FIRST_STAR);
 }
 
 static void
@@ -669,8 +590,11 @@ sasl_data(struct pm_imap *m, uint8_t c)
 	}
 	if (m->tok_len < UINT16_MAX)
 		m->tok_len++;
-	if (m->flags & F_PLAIN)
-		b64_feed(m, c);
+	if (m->flags & F_PLAIN) {
+		struct pm_sasl_plain_fields f = plain_fields(m);
+
+		pm_sasl_plain_feed(&m->b64, &m->plain, &f, c);
+	}
 }
 
 /* A byte of a SASL line other than its LF: one CR right before the LF is
@@ -692,22 +616,16 @@ sasl_byte(struct pm_imap *m, uint8_t c)
 static int
 plain_finish(struct pm_imap *m, struct pm_buf *out, bool ir)
 {
-	/* mech-plain.c: exactly two NULs needed, then a non-empty username
-	 * (auth_request_set_username()); an authzid equal to the authcid is
-	 * the same login. Anything else fails as a bad password would. */
-	if (m->plain_part != 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
+	struct pm_sasl_plain_fields f = plain_fields(m);
+
+	/* mech-plain.c (pm_sasl_plain_finish()): anything but a valid
+	 * message fails as a bad password would */
+	if (pm_sasl_plain_finish(&m->plain, &f) < 0)
 		return authfailed(m, out);
-	m->lg.user[m->lg.user_len] = '\0';
-	m->lg.pass[m->lg.pass_len] = '\0';
-	if (m->lg.authzid_len == m->lg.user_len &&
-	    memcmp(m->lg.authzid, m->lg.user, m->lg.user_len) == 0)
-		m->lg.authzid_len = 0;
-	m->lg.authzid[m->lg.authzid_len] = '\0';
 	m->lg.mech = PM_IMAP_MECH_PLAIN;
 	m->lg.sasl_ir = ir;
 	m->lg.tag[m->lg.tag_len] = '\0';
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	lexer_reset(m);
+	lexer_reset(m);	/* wipes the decoder */
 	m->phase = PM_IMAP_PHASE_LOGIN;
 	return R_LOGIN;
 }
@@ -734,7 +652,7 @@ auth_ir_end(struct pm_imap *m, struct pm_buf *out)
 	}
 	if (m->tok_len == 1 && (m->flags & F_FIRST_EQ))
 		return authfailed(m, out);	/* "=": an empty response (RFC 4959) */
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "BAD Invalid base64 data in initial response");
 	return plain_finish(m, out, true);
 }
@@ -745,7 +663,7 @@ auth_resp_end(struct pm_imap *m, struct pm_buf *out)
 {
 	if (m->tok_len == 1 && (m->flags & F_FIRST_STAR))
 		return answer(m, out, "BAD Authentication aborted by client.");
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "NO [ALERT] Invalid base64 in response");
 	return plain_finish(m, out, false);
 }
