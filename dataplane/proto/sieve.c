@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/sasl.h"
 #include "proto/sieve.h"
 
 /* Lexer states (m->st). */
@@ -118,11 +119,10 @@ static const char *const err_text[E__COUNT] = {
 #define F_PLAIN		0x0004u	/* the mechanism is PLAIN */
 #define F_NONSYNC	0x0008u	/* the literal size had '+' */
 #define F_U8_BAD	0x0010u	/* the string is not valid UTF-8 */
-#define F_B64_BAD	0x0020u	/* the SASL string is not valid base64 */
-#define F_B64_CHARS	0x0040u	/* ... because of a byte outside the alphabet */
+#define F_B64_CHARS	0x0040u	/* the SASL string has a byte outside the base64
+				 * alphabet and '=' */
 #define F_FIRST_EQ	0x0080u	/* the SASL string starts with '=' */
 #define F_FIRST_STAR	0x0100u	/* the SASL string starts with '*' */
-#define F_OVER		0x0200u	/* a PLAIN field over its bound */
 #define F_ECHO_CUT	0x0400u	/* the echo string met a NUL: the rest is dropped */
 #define F_ECHO_ESC	0x0800u	/* the echo string has '"' or '\' */
 #define F_ECHO_LIT	0x1000u	/* the echo string has CR or LF */
@@ -320,9 +320,7 @@ wipe_secrets(struct pm_sieve *m)
 {
 	explicit_bzero(m->lg.pass, sizeof(m->lg.pass));
 	m->lg.pass_len = 0;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	m->b64_q = 0;
-	m->b64_pad = 0;
+	pm_sasl_b64_wipe(&m->b64);
 }
 
 /* Ready for the next line of the same kind (command or SASL response). */
@@ -337,10 +335,8 @@ line_reset(struct pm_sieve *m)
 	m->kind0 = K_NONE;
 	m->tail = T_NONE;
 	m->echo_len = 0;
-	m->b64_q = 0;
-	m->b64_pad = 0;
-	m->b64_acc = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 	m->flags &= F_PLAIN;	/* the mechanism outlives the challenge */
 	u8_reset(m);
 }
@@ -447,108 +443,33 @@ command_lookup(const char *name, size_t n)
 	return C_UNKNOWN;
 }
 
+/* ---- SASL: base64 and PLAIN (proto/sasl.h) --------------------------------- */
+
+/* The login fields a PLAIN message is split into. */
+static struct pm_sasl_plain_fields
+plain_fields(struct pm_sieve *m)
+{
+	struct pm_sasl_plain_fields f = {
+		{ m->lg.authzid, &m->lg.authzid_len, PM_SIEVE_USER_MAX },
+		{ m->lg.user, &m->lg.user_len, PM_SIEVE_USER_MAX },
+		{ m->lg.pass, &m->lg.pass_len, PM_SIEVE_PASS_MAX },
+	};
+
+	return f;
+}
+
+/* One character of a PLAIN string. A byte outside the alphabet and '=' is
+ * told apart (F_B64_CHARS): Dovecot's login process rejects those in a
+ * response with its own text before the auth process decodes it
+ * (verified). The decoder takes it too, which makes the rest invalid. */
 static void
-field_put(char *f, uint16_t *len, size_t cap, uint8_t c, uint16_t *flags)
+b64_byte(struct pm_sieve *m, uint8_t c)
 {
-	if (*len >= cap) {
-		*flags |= F_OVER;
-		return;
-	}
-	f[(*len)++] = (char)c;
-}
+	struct pm_sasl_plain_fields f = plain_fields(m);
 
-/* ---- SASL: base64 and PLAIN ----------------------------------------------- */
-
-static void
-plain_byte(struct pm_sieve *m, uint8_t b)
-{
-	if (b == 0) {
-		/* authzid NUL authcid NUL password; a third NUL fails the
-		 * login (Dovecot 2.3.19.1 refuses "pass\0extra", verified) */
-		if (m->plain_part < 3)
-			m->plain_part++;
-		return;
-	}
-	switch (m->plain_part) {
-	case 0:
-		field_put(m->lg.authzid, &m->lg.authzid_len, PM_SIEVE_USER_MAX, b, &m->flags);
-		break;
-	case 1:
-		field_put(m->lg.user, &m->lg.user_len, PM_SIEVE_USER_MAX, b, &m->flags);
-		break;
-	case 2:
-		field_put(m->lg.pass, &m->lg.pass_len, PM_SIEVE_PASS_MAX, b, &m->flags);
-		break;
-	default:
-		break;
-	}
-}
-
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 section 4 base64, padded; after a padded quad nothing may
- * follow. b64_q counts the characters of the quad, b64_pad its '='. A byte
- * outside the alphabet is told apart (F_B64_CHARS): Dovecot's login process
- * rejects those in a response with its own text before the auth process
- * decodes it (verified). */
-static void
-b64_feed(struct pm_sieve *m, uint8_t c)
-{
-	int v;
-	uint8_t i, nbytes;
-
-	if (c != '=' && b64_value(c) < 0)
-		m->flags |= F_B64_CHARS | F_B64_BAD;
-	if (m->flags & F_B64_BAD)
-		return;
-	if (m->b64_pad == 3) {		/* the padded quad was complete */
-		m->flags |= F_B64_BAD;
-		return;
-	}
-	if (c == '=') {
-		if (m->b64_q < 2) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_pad++;
-		m->b64_acc <<= 6;
-	} else {
-		v = b64_value(c);
-		if (m->b64_pad > 0) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_acc = (m->b64_acc << 6) | (uint32_t)v;
-	}
-	if (++m->b64_q < 4)
-		return;
-	nbytes = (uint8_t)(3 - m->b64_pad);
-	for (i = 0; i < nbytes; i++)
-		plain_byte(m, (uint8_t)(m->b64_acc >> (16 - 8 * i)));
-	m->b64_acc = 0;
-	m->b64_q = 0;
-	if (m->b64_pad > 0)
-		m->b64_pad = 3;		/* done: only the end may follow */
-}
-
-static bool
-b64_complete(const struct pm_sieve *m)
-{
-	return !(m->flags & F_B64_BAD) && m->b64_q == 0;
+	if (!pm_sasl_b64_char(c))
+		m->flags |= F_B64_CHARS;
+	pm_sasl_plain_feed(&m->b64, &m->plain, &f, c);
 }
 
 /* One content byte of the SASL string. */
@@ -564,31 +485,25 @@ sasl_byte(struct pm_sieve *m, uint8_t c)
 	if (m->tok_len < UINT16_MAX)
 		m->tok_len++;
 	if (m->flags & F_PLAIN)
-		b64_feed(m, c);
+		b64_byte(m, c);
 }
 
 /* The decoded PLAIN message is complete and valid base64. */
 static int
 plain_finish(struct pm_sieve *m, struct pm_buf *out, bool ir)
 {
-	/* mech-plain.c: exactly two NULs, then a non-empty username; an
-	 * authzid equal to the authcid is the same login (verified: "user1
-	 * NUL user1 NUL pass" logs in). Anything else fails as a bad password
-	 * would. */
-	if (m->plain_part != 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
+	struct pm_sasl_plain_fields f = plain_fields(m);
+
+	/* mech-plain.c (pm_sasl_plain_finish(); verified: "user1 NUL user1
+	 * NUL pass" logs in): anything but a valid message fails as a bad
+	 * password would */
+	if (pm_sasl_plain_finish(&m->plain, &f) < 0)
 		return answer(m, out, T_AUTHFAILED);
-	m->lg.user[m->lg.user_len] = '\0';
-	m->lg.pass[m->lg.pass_len] = '\0';
-	if (m->lg.authzid_len == m->lg.user_len &&
-	    memcmp(m->lg.authzid, m->lg.user, m->lg.user_len) == 0)
-		m->lg.authzid_len = 0;
-	m->lg.authzid[m->lg.authzid_len] = '\0';
 	m->lg.mech = PM_SIEVE_MECH_PLAIN;
 	m->lg.sasl_ir = ir;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
 	m->cmd = C_UNKNOWN;
 	m->name_len = 0;
-	line_reset(m);
+	line_reset(m);	/* wipes the decoder */
 	m->flags = 0;
 	m->st = ST_NAME;
 	m->phase = PM_SIEVE_PHASE_LOGIN;
@@ -618,7 +533,7 @@ auth_line_end(struct pm_sieve *m, struct pm_buf *out)
 	}
 	if (m->tok_len == 0 || (m->tok_len == 1 && (m->flags & F_FIRST_EQ)))
 		return answer(m, out, T_AUTHFAILED);	/* "" or "=": empty */
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "NO \"Invalid base64 data in initial response\"");
 	return plain_finish(m, out, true);
 }
@@ -635,7 +550,7 @@ resp_line_end(struct pm_sieve *m, struct pm_buf *out)
 		return answer(m, out, T_AUTHFAILED);
 	if (m->flags & F_B64_CHARS)
 		return answer(m, out, "NO \"Invalid base64 in response\"");
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "NO \"Invalid base64 data in continued response\"");
 	return plain_finish(m, out, false);
 }
@@ -765,7 +680,7 @@ arg_begin(struct pm_sieve *m, int kind)
 		wipe_secrets(m);
 		m->lg.user_len = 0;
 		m->lg.authzid_len = 0;
-		m->plain_part = 0;
+		pm_sasl_plain_reset(&m->plain);
 		return E_NONE;
 	}
 	/* AUTHENTICATE's mechanism must be a string (client-authenticate.c) */
