@@ -12,7 +12,7 @@
  *
  * Atomicity: a byte's handling may pass through several lexer states (an atom
  * ends at the LF, then the LF ends the line), but every response is appended
- * in one all-or-nothing emit() before anything else changes, and the states
+ * in one all-or-nothing append before anything else changes, and the states
  * passed through on the way are ones the same byte would be handled in again.
  * So when out has no room (R_NOSPC), step() only undoes its line_len count
  * and the caller can feed the same byte again later.
@@ -119,48 +119,14 @@ enum { T_NONE, T_OPEN, T_PLUS, T_CLOSED, T_CLOSED_CR };
 /* step() results. */
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-#define CRLF		PIECE("\r\n")
-
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
 
 /* The tag to answer with: "*" when it is empty or invalid (Dovecot replaces
  * an invalid tag by "" and then by "*", imap-login-client.c). */
-static struct piece
+static struct pm_buf_piece
 tag_piece(const struct pm_imap *m)
 {
-	struct piece pc = PIECE("*");
+	struct pm_buf_piece pc = PM_BUF_PIECE("*");
 
 	if (!(m->flags & F_TAG_BAD) && m->lg.tag_len > 0) {
 		pc.s = m->lg.tag;
@@ -173,9 +139,10 @@ tag_piece(const struct pm_imap *m)
 static int
 tagged(const struct pm_imap *m, struct pm_buf *out, const char *text)
 {
-	struct piece v[] = { tag_piece(m), PIECE(" "), str_piece(text), CRLF };
+	struct pm_buf_piece v[] = { tag_piece(m), PM_BUF_PIECE(" "), pm_buf_piece_str(text),
+				    PM_BUF_CRLF };
 
-	return emit(out, v, 4);
+	return pm_buf_append_pieces(out, v, 4);
 }
 
 /* "<untagged>\r\n<tag> <text>\r\n" */
@@ -183,10 +150,11 @@ static int
 untagged_tagged(const struct pm_imap *m, struct pm_buf *out, const char *u1, const char *u2,
 		const char *text)
 {
-	struct piece v[] = { str_piece(u1), str_piece(u2), CRLF, tag_piece(m), PIECE(" "),
-			     str_piece(text), CRLF };
+	struct pm_buf_piece v[] = { pm_buf_piece_str(u1), pm_buf_piece_str(u2), PM_BUF_CRLF,
+				    tag_piece(m), PM_BUF_PIECE(" "), pm_buf_piece_str(text),
+				    PM_BUF_CRLF };
 
-	return emit(out, v, 7);
+	return pm_buf_append_pieces(out, v, 7);
 }
 
 /* ---- state resets ---------------------------------------------------------- */
@@ -236,9 +204,7 @@ end_command(struct pm_imap *m)
 static int
 close_with(struct pm_imap *m, struct pm_buf *out, const char *line)
 {
-	struct piece v[] = { str_piece(line) };
-
-	if (emit(out, v, 1) < 0)
+	if (pm_buf_append_str(out, line) < 0)
 		return R_NOSPC;
 	end_command(m);
 	m->phase = PM_IMAP_PHASE_CLOSED;
@@ -634,8 +600,6 @@ plain_finish(struct pm_imap *m, struct pm_buf *out, bool ir)
 static int
 auth_ir_end(struct pm_imap *m, struct pm_buf *out)
 {
-	static const struct piece cont[] = { PIECE("+ \r\n") };
-
 	if (!(m->flags & F_PLAIN)) {
 		/* sasl-server.c: MECH_INVALID, shown with [ALERT]
 		 * (client-authenticate.c, imap_client_auth_result()) */
@@ -643,7 +607,7 @@ auth_ir_end(struct pm_imap *m, struct pm_buf *out)
 	}
 	if (m->tok_len == 0) {
 		/* No SASL-IR: an empty challenge, then one response line. */
-		if (emit(out, cont, 1) < 0)
+		if (pm_buf_append_str(out, "+ \r\n") < 0)
 			return R_NOSPC;
 		sasl_reset(m);
 		m->line_len = 0;
@@ -693,12 +657,10 @@ literal_too_large(struct pm_imap *m, struct pm_buf *out)
 static int
 literal_start(struct pm_imap *m, struct pm_buf *out)
 {
-	static const struct piece ok[] = { PIECE("+ OK\r\n") };
-
 	/* lib-imap: literal_size > max_line_size - line_size is fatal */
 	if (m->lit > PM_IMAP_LINE_MAX - m->line_len)
 		return literal_too_large(m, out);
-	if (!(m->flags & F_NONSYNC) && emit(out, ok, 1) < 0)
+	if (!(m->flags & F_NONSYNC) && pm_buf_append_str(out, "+ OK\r\n") < 0)
 		return R_NOSPC;
 	arg_begin(m, K_LITERAL);
 	if (m->lit == 0) {
@@ -1087,12 +1049,13 @@ pm_imap_init(struct pm_imap *m, const struct pm_imap_params *params)
 int
 pm_imap_greet(struct pm_imap *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("* OK [CAPABILITY "), str_piece(m->p.capability), PIECE("] "),
-			     str_piece(m->p.greeting), CRLF };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("* OK [CAPABILITY "),
+				    pm_buf_piece_str(m->p.capability), PM_BUF_PIECE("] "),
+				    pm_buf_piece_str(m->p.greeting), PM_BUF_CRLF };
 
 	if (!pm_buf_ok(out) || m->phase != PM_IMAP_PHASE_COMMANDS)
 		return -EINVAL;
-	return emit(out, v, 5);
+	return pm_buf_append_pieces(out, v, 5);
 }
 
 enum pm_imap_status
@@ -1128,25 +1091,25 @@ pm_imap_login(const struct pm_imap *m)
 
 /* "<tag> " + pieces + CRLF for the login result, then the phase change. */
 static int
-login_answer(struct pm_imap *m, struct pm_buf *out, const struct piece *v, size_t cnt)
+login_answer(struct pm_imap *m, struct pm_buf *out, const struct pm_buf_piece *v, size_t cnt)
 {
-	struct piece all[8];
+	struct pm_buf_piece all[8];
 	size_t i;
 
 	all[0].s = m->lg.tag;
 	all[0].n = m->lg.tag_len;
-	all[1] = (struct piece)PIECE(" ");
+	all[1] = pm_buf_piece_str(" ");
 	for (i = 0; i < cnt; i++)
 		all[2 + i] = v[i];
-	all[2 + cnt] = (struct piece)CRLF;
-	return emit(out, all, cnt + 3);
+	all[2 + cnt] = pm_buf_piece_str("\r\n");
+	return pm_buf_append_pieces(out, all, cnt + 3);
 }
 
 int
 pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text,
 		     struct pm_buf *out)
 {
-	struct piece v[2];
+	struct pm_buf_piece v[2];
 	size_t cnt;
 	int rc;
 
@@ -1154,7 +1117,7 @@ pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text
 		return -EINVAL;
 	switch (kind) {
 	case PM_IMAP_FAIL_AUTHFAILED:
-		v[0] = (struct piece)PIECE("NO [AUTHENTICATIONFAILED] Authentication failed.");
+		v[0] = pm_buf_piece_str("NO [AUTHENTICATIONFAILED] Authentication failed.");
 		cnt = 1;
 		break;
 	case PM_IMAP_FAIL_UNAVAILABLE:
@@ -1162,15 +1125,15 @@ pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text
 			text = PM_IMAP_DEFAULT_UNAVAILABLE;
 		if (!text_ok(text, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("NO [UNAVAILABLE] ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("NO [UNAVAILABLE] ");
+		v[1] = pm_buf_piece_str(text);
 		cnt = 2;
 		break;
 	case PM_IMAP_FAIL_VERBATIM:
 		if (!text_ok(text, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("NO ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("NO ");
+		v[1] = pm_buf_piece_str(text);
 		cnt = 2;
 		break;
 	default:
@@ -1187,7 +1150,7 @@ pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text
 int
 pm_imap_login_ok(struct pm_imap *m, const char *caps, const char *text, struct pm_buf *out)
 {
-	struct piece v[4];
+	struct pm_buf_piece v[4];
 	size_t cnt = 0;
 	int rc;
 
@@ -1198,13 +1161,13 @@ pm_imap_login_ok(struct pm_imap *m, const char *caps, const char *text, struct p
 	if (!text_ok(text, false) || (caps != NULL && !text_ok(caps, false)))
 		return -EINVAL;
 	if (caps != NULL) {
-		v[cnt++] = (struct piece)PIECE("OK [CAPABILITY ");
-		v[cnt++] = str_piece(caps);
-		v[cnt++] = (struct piece)PIECE("] ");
+		v[cnt++] = pm_buf_piece_str("OK [CAPABILITY ");
+		v[cnt++] = pm_buf_piece_str(caps);
+		v[cnt++] = pm_buf_piece_str("] ");
 	} else {
-		v[cnt++] = (struct piece)PIECE("OK ");
+		v[cnt++] = pm_buf_piece_str("OK ");
 	}
-	v[cnt++] = str_piece(text);
+	v[cnt++] = pm_buf_piece_str(text);
 	rc = login_answer(m, out, v, cnt);
 	if (rc < 0)
 		return rc;

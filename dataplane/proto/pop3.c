@@ -10,7 +10,7 @@
  * response the rest of the line, then one response line after "+ ".
  *
  * Atomicity: a response is written only at a line's LF (or at the byte that
- * breaks a budget), in one all-or-nothing emit() before anything that the
+ * breaks a budget), in one all-or-nothing append before anything that the
  * same byte would not redo changes. A LF that ends the command name or the
  * AUTH mechanism first moves to the state that reads the rest of the line
  * and is handled there, so when out has no room (R_NOSPC) the LF can simply
@@ -63,51 +63,9 @@ enum {
 /* step() results. */
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-
 #define AUTH_FAILED	"-ERR [AUTH] Authentication failed.\r\n"
 
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
-
-/* One whole line (with its CRLF), all or nothing. */
-static int
-emit_str(struct pm_buf *out, const char *line)
-{
-	struct piece v[] = { str_piece(line) };
-
-	return emit(out, v, 1);
-}
 
 /* ---- state resets ---------------------------------------------------------- */
 
@@ -149,7 +107,7 @@ end_command(struct pm_pop3 *m)
 static int
 close_with(struct pm_pop3 *m, struct pm_buf *out, const char *line)
 {
-	if (emit_str(out, line) < 0)
+	if (pm_buf_append_str(out, line) < 0)
 		return R_NOSPC;
 	end_command(m);
 	m->phase = PM_POP3_PHASE_CLOSED;
@@ -161,7 +119,7 @@ close_with(struct pm_pop3 *m, struct pm_buf *out, const char *line)
 static int
 answer(struct pm_pop3 *m, struct pm_buf *out, const char *line)
 {
-	if (emit_str(out, line) < 0)
+	if (pm_buf_append_str(out, line) < 0)
 		return R_NOSPC;
 	end_command(m);
 	return R_CONT;
@@ -502,7 +460,7 @@ auth_ir_end(struct pm_pop3 *m, struct pm_buf *out)
 		return answer(m, out, "-ERR [AUTH] Unsupported authentication mechanism.\r\n");
 	if (m->tok_len == 0) {
 		/* No initial response: an empty challenge, then one line. */
-		if (emit_str(out, "+ \r\n") < 0)
+		if (pm_buf_append_str(out, "+ \r\n") < 0)
 			return R_NOSPC;
 		sasl_reset(m);
 		m->line_len = 0;
@@ -703,13 +661,14 @@ pm_pop3_init(struct pm_pop3 *m, const struct pm_pop3_params *params)
 int
 pm_pop3_greet(struct pm_pop3 *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("+OK "), str_piece(m->p.greeting), PIECE("\r\n") };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("+OK "), pm_buf_piece_str(m->p.greeting),
+				    PM_BUF_CRLF };
 
 	if (!pm_buf_ok(out) || m->phase != PM_POP3_PHASE_COMMANDS)
 		return -EINVAL;
 	if (v[1].n == 0)
 		v[0].n = 3;	/* "+OK" alone */
-	return emit(out, v, 3);
+	return pm_buf_append_pieces(out, v, 3);
 }
 
 enum pm_pop3_status
@@ -747,35 +706,35 @@ int
 pm_pop3_login_failed(struct pm_pop3 *m, enum pm_pop3_fail kind, const char *text,
 		     struct pm_buf *out)
 {
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int rc;
 
 	if (m->phase != PM_POP3_PHASE_LOGIN || !pm_buf_ok(out))
 		return -EINVAL;
 	switch (kind) {
 	case PM_POP3_FAIL_AUTHFAILED:
-		v[0] = (struct piece)PIECE("-ERR Authentication failed.");
-		v[1] = (struct piece)PIECE("");
+		v[0] = pm_buf_piece_str("-ERR Authentication failed.");
+		v[1] = pm_buf_piece_str("");
 		break;
 	case PM_POP3_FAIL_UNAVAILABLE:
 		if (text == NULL)
 			text = PM_POP3_DEFAULT_UNAVAILABLE;
 		if (!text_ok(text, PM_POP3_REPLY_MAX, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("-ERR [SYS/TEMP] ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("-ERR [SYS/TEMP] ");
+		v[1] = pm_buf_piece_str(text);
 		break;
 	case PM_POP3_FAIL_VERBATIM:
 		if (!text_ok(text, PM_POP3_REPLY_MAX, true))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("-ERR ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("-ERR ");
+		v[1] = pm_buf_piece_str(text);
 		break;
 	default:
 		return -EINVAL;
 	}
-	v[2] = (struct piece)PIECE("\r\n");
-	rc = emit(out, v, 3);
+	v[2] = pm_buf_piece_str("\r\n");
+	rc = pm_buf_append_pieces(out, v, 3);
 	if (rc < 0)
 		return rc;
 	end_command(m);
@@ -786,7 +745,8 @@ pm_pop3_login_failed(struct pm_pop3 *m, enum pm_pop3_fail kind, const char *text
 int
 pm_pop3_login_ok(struct pm_pop3 *m, const char *text, struct pm_buf *out)
 {
-	struct piece v[3] = { PIECE("+OK "), PIECE("Logged in."), PIECE("\r\n") };
+	struct pm_buf_piece v[3] = { PM_BUF_PIECE("+OK "), PM_BUF_PIECE("Logged in."),
+				     PM_BUF_CRLF };
 	int rc;
 
 	if (m->phase != PM_POP3_PHASE_LOGIN || !pm_buf_ok(out))
@@ -794,11 +754,11 @@ pm_pop3_login_ok(struct pm_pop3 *m, const char *text, struct pm_buf *out)
 	if (text != NULL) {
 		if (!text_ok(text, PM_POP3_REPLY_MAX, true))
 			return -EINVAL;
-		v[1] = str_piece(text);
+		v[1] = pm_buf_piece_str(text);
 		if (v[1].n == 0)
 			v[0].n = 3;	/* "+OK" alone */
 	}
-	rc = emit(out, v, 3);
+	rc = pm_buf_append_pieces(out, v, 3);
 	if (rc < 0)
 		return rc;
 	wipe_secrets(m);

@@ -136,50 +136,7 @@ enum { T_NONE, T_OPEN, T_PLUS, T_CLOSED, T_CLOSED_CR };
 /* step() results. */
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-#define CRLF		PIECE("\r\n")
-
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
-
-/* "<text>\r\n" */
-static int
-line(struct pm_buf *out, const char *text)
-{
-	struct piece v[] = { str_piece(text), CRLF };
-
-	return emit(out, v, 2);
-}
 
 /* The capability lines (client.c, client_send_capabilities()), then @ok. */
 static int
@@ -187,17 +144,19 @@ caps_and(const struct pm_sieve *m, struct pm_buf *out, const char *ok1, const ch
 	 const char *ok3)
 {
 	bool notify = m->p.notify != NULL && m->p.notify[0] != '\0';
-	struct piece v[] = {
-		PIECE("\"IMPLEMENTATION\" \""), str_piece(m->p.implementation), PIECE("\"\r\n"),
-		PIECE("\"SIEVE\" \""), str_piece(m->p.sieve), PIECE("\"\r\n"),
-		PIECE("\"NOTIFY\" \""), str_piece(notify ? m->p.notify : ""), PIECE("\"\r\n"),
-		PIECE("\"SASL\" \"PLAIN\"\r\n\"VERSION\" \"1.0\"\r\n"),
-		str_piece(ok1), str_piece(ok2), str_piece(ok3), CRLF,
+	struct pm_buf_piece v[] = {
+		PM_BUF_PIECE("\"IMPLEMENTATION\" \""), pm_buf_piece_str(m->p.implementation),
+		PM_BUF_PIECE("\"\r\n"),
+		PM_BUF_PIECE("\"SIEVE\" \""), pm_buf_piece_str(m->p.sieve), PM_BUF_PIECE("\"\r\n"),
+		PM_BUF_PIECE("\"NOTIFY\" \""), pm_buf_piece_str(notify ? m->p.notify : ""),
+		PM_BUF_PIECE("\"\r\n"),
+		PM_BUF_PIECE("\"SASL\" \"PLAIN\"\r\n\"VERSION\" \"1.0\"\r\n"),
+		pm_buf_piece_str(ok1), pm_buf_piece_str(ok2), pm_buf_piece_str(ok3), PM_BUF_CRLF,
 	};
 
 	if (!notify)
 		v[6].n = v[7].n = v[8].n = 0;
-	return emit(out, v, sizeof(v) / sizeof(v[0]));
+	return pm_buf_append_pieces(out, v, sizeof(v) / sizeof(v[0]));
 }
 
 /* The greeting (the largest answer): 85 fixed bytes and four params strings;
@@ -359,7 +318,7 @@ end_command(struct pm_sieve *m)
 static int
 close_with(struct pm_sieve *m, struct pm_buf *out, const char *text)
 {
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	end_command(m);
 	m->phase = PM_SIEVE_PHASE_CLOSED;
@@ -370,7 +329,7 @@ close_with(struct pm_sieve *m, struct pm_buf *out, const char *text)
 static int
 answer(struct pm_sieve *m, struct pm_buf *out, const char *text)
 {
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	end_command(m);
 	return R_CONT;
@@ -388,7 +347,7 @@ bad_command(struct pm_sieve *m, struct pm_buf *out)
 			m->bad++;
 		return r;
 	}
-	if (line(out, err_text[E_BAD]) < 0)
+	if (pm_buf_append_line(out, err_text[E_BAD]) < 0)
 		return R_NOSPC;
 	m->bad++;
 	end_command(m);
@@ -521,7 +480,7 @@ auth_line_end(struct pm_sieve *m, struct pm_buf *out)
 	if (!(m->flags & F_SASL_DONE)) {
 		/* No initial response: an empty challenge, then one response
 		 * line (verified: "" CRLF). */
-		if (line(out, "\"\"") < 0)
+		if (pm_buf_append_line(out, "\"\"") < 0)
 			return R_NOSPC;
 		wipe_secrets(m);
 		m->lg.user_len = 0;
@@ -1241,14 +1200,14 @@ int
 pm_sieve_login_failed(struct pm_sieve *m, enum pm_sieve_fail kind, const char *text,
 		      struct pm_buf *out)
 {
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int rc;
 
 	if (m->phase != PM_SIEVE_PHASE_LOGIN || !pm_buf_ok(out))
 		return -EINVAL;
 	switch (kind) {
 	case PM_SIEVE_FAIL_AUTHFAILED:
-		rc = line(out, T_AUTHFAILED);
+		rc = pm_buf_append_line(out, T_AUTHFAILED);
 		break;
 	case PM_SIEVE_FAIL_UNAVAILABLE:
 		if (text == NULL)
@@ -1260,10 +1219,10 @@ pm_sieve_login_failed(struct pm_sieve *m, enum pm_sieve_fail kind, const char *t
 	case PM_SIEVE_FAIL_VERBATIM:
 		if (!text_ok(text, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("NO ");
-		v[1] = str_piece(text);
-		v[2] = (struct piece)CRLF;
-		rc = emit(out, v, 3);
+		v[0] = pm_buf_piece_str("NO ");
+		v[1] = pm_buf_piece_str(text);
+		v[2] = pm_buf_piece_str("\r\n");
+		rc = pm_buf_append_pieces(out, v, 3);
 		break;
 	default:
 		return -EINVAL;
@@ -1287,7 +1246,7 @@ pm_sieve_login_ok(struct pm_sieve *m, const char *ok_line, struct pm_buf *out)
 	if (!text_ok(ok_line, false) || upper((uint8_t)ok_line[0]) != 'O' ||
 	    upper((uint8_t)ok_line[1]) != 'K' || (ok_line[2] != '\0' && ok_line[2] != ' '))
 		return -EINVAL;
-	rc = line(out, ok_line);
+	rc = pm_buf_append_line(out, ok_line);
 	if (rc < 0)
 		return rc;
 	wipe_secrets(m);

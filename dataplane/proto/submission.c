@@ -12,7 +12,7 @@
  * what the trailing blanks did, which is how lib-smtp's parser trims them
  * before anything looks at the parameters.
  *
- * Atomicity: every reply is appended in one all-or-nothing emit() before
+ * Atomicity: every reply is appended in one all-or-nothing append before
  * the state it answers is left, and what a byte did before its reply is
  * either idempotent (the snapshot restore, the checks) or undone (the line
  * count in step()). So when out has no room (R_NOSPC) the caller can feed
@@ -87,14 +87,6 @@ enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
 #define DOM_CAP		(PM_SUBMISSION_DOMAIN_MAX + 1u)	/* bytes kept of a HELO parameter */
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-#define CRLF		PIECE("\r\n")
-
 /* Texts (see proto/submission.h for where each one was seen). */
 #define T_UNKNOWN	"500 5.5.1 Unknown command"
 #define T_SYNTAX	"500 5.5.2 Invalid command syntax"
@@ -135,41 +127,6 @@ _Static_assert(PM_SUBMISSION_AUTH_LINE_MAX < UINT16_MAX && PM_SUBMISSION_LINE_MA
 	       "line counters are 16 bits");
 
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
-
-/* "<text>\r\n" */
-static int
-line(struct pm_buf *out, const char *text)
-{
-	struct piece v[] = { str_piece(text), CRLF };
-
-	return emit(out, v, 2);
-}
 
 /* ---- state resets --------------------------------------------------------- */
 
@@ -225,10 +182,10 @@ auth_end(struct pm_submission *m)
 static int
 too_many(struct pm_submission *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("421 4.7.0 "), str_piece(m->p.hostname),
-			     PIECE(" Too many invalid commands."), CRLF };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("421 4.7.0 "), pm_buf_piece_str(m->p.hostname),
+			     PM_BUF_PIECE(" Too many invalid commands."), PM_BUF_CRLF };
 
-	if (emit(out, v, 4) < 0)
+	if (pm_buf_append_pieces(out, v, 4) < 0)
 		return R_NOSPC;
 	if (m->bad < UINT32_MAX)
 		m->bad++;
@@ -255,12 +212,12 @@ final(struct pm_submission *m, struct pm_buf *out, const char *text)
 	if (code_is_bad(text)) {
 		if (m->bad >= m->p.max_bad)
 			return too_many(m, out);
-		if (line(out, text) < 0)
+		if (pm_buf_append_line(out, text) < 0)
 			return R_NOSPC;
 		m->bad++;
 		return R_CONT;
 	}
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	m->bad = 0;
 	return R_CONT;
@@ -506,7 +463,7 @@ resp_start(struct pm_submission *m, uint8_t step)
 static int
 challenge(struct pm_submission *m, struct pm_buf *out, const char *text, uint8_t step)
 {
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	resp_start(m, step);
 	return R_CONT;
@@ -821,9 +778,10 @@ helo_line_end(struct pm_submission *m, struct pm_buf *out)
 	if (ehlo) {
 		rc = ehlo_reply(m, out);
 	} else {
-		struct piece v[] = { PIECE("250 "), str_piece(m->p.hostname), CRLF };
+		struct pm_buf_piece v[] = { PM_BUF_PIECE("250 "), pm_buf_piece_str(m->p.hostname),
+					    PM_BUF_CRLF };
 
-		rc = emit(out, v, 3);
+		rc = pm_buf_append_pieces(out, v, 3);
 	}
 	if (rc < 0)
 		return R_NOSPC;
@@ -842,7 +800,7 @@ static int
 noop_line_end(struct pm_submission *m, struct pm_buf *out)
 {
 	const char *why;
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int r;
 
 	switch (m->a.sub) {
@@ -866,10 +824,10 @@ noop_line_end(struct pm_submission *m, struct pm_buf *out)
 	}
 	if (m->bad >= m->p.max_bad)
 		return too_many(m, out);
-	v[0] = (struct piece)PIECE(T_NOOP_PREFIX);
-	v[1] = str_piece(why);
-	v[2] = (struct piece)CRLF;
-	r = emit(out, v, 3);
+	v[0] = pm_buf_piece_str(T_NOOP_PREFIX);
+	v[1] = pm_buf_piece_str(why);
+	v[2] = pm_buf_piece_str("\r\n");
+	r = pm_buf_append_pieces(out, v, 3);
 	if (r < 0)
 		return R_NOSPC;
 	m->bad++;
@@ -931,7 +889,7 @@ finish_line(struct pm_submission *m, struct pm_buf *out)
 	case C_QUIT:
 		if (m->a.flags & A_NONBLANK)
 			return answer(m, out, T_BAD_PARAMS);
-		if (line(out, T_BYE) < 0)
+		if (pm_buf_append_line(out, T_BYE) < 0)
 			return R_NOSPC;
 		lexer_reset(m);
 		m->phase = PM_SUBMISSION_PHASE_CLOSED;
@@ -1223,14 +1181,15 @@ pm_submission_init(struct pm_submission *m, const struct pm_submission_params *p
 int
 pm_submission_greet(struct pm_submission *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("220 "), str_piece(m->p.hostname), PIECE(" "),
-			     str_piece(m->p.greeting), CRLF };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("220 "), pm_buf_piece_str(m->p.hostname),
+				    PM_BUF_PIECE(" "), pm_buf_piece_str(m->p.greeting),
+				    PM_BUF_CRLF };
 
 	if (!pm_buf_ok(out) || m->phase != PM_SUBMISSION_PHASE_COMMANDS)
 		return -EINVAL;
 	if (v[3].n == 0)
 		v[2].n = 0;	/* no greeting text: no trailing space */
-	return emit(out, v, 5);
+	return pm_buf_append_pieces(out, v, 5);
 }
 
 enum pm_submission_status
@@ -1304,26 +1263,26 @@ int
 pm_submission_login_failed(struct pm_submission *m, enum pm_submission_fail kind,
 			   const char *text, struct pm_buf *out)
 {
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int rc;
 
 	if (m->phase != PM_SUBMISSION_PHASE_LOGIN || !pm_buf_ok(out))
 		return -EINVAL;
 	switch (kind) {
 	case PM_SUBMISSION_FAIL_AUTHFAILED:
-		v[0] = (struct piece)PIECE(T_AUTHFAILED);
-		v[1] = (struct piece)CRLF;
-		rc = emit(out, v, 2);
+		v[0] = pm_buf_piece_str(T_AUTHFAILED);
+		v[1] = pm_buf_piece_str("\r\n");
+		rc = pm_buf_append_pieces(out, v, 2);
 		break;
 	case PM_SUBMISSION_FAIL_UNAVAILABLE:
 		if (text == NULL)
 			text = PM_SUBMISSION_DEFAULT_UNAVAILABLE;
 		if (!text_ok(text, PM_SUBMISSION_TEXT_MAX, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("454 4.7.0 ");
-		v[1] = str_piece(text);
-		v[2] = (struct piece)CRLF;
-		rc = emit(out, v, 3);
+		v[0] = pm_buf_piece_str("454 4.7.0 ");
+		v[1] = pm_buf_piece_str(text);
+		v[2] = pm_buf_piece_str("\r\n");
+		rc = pm_buf_append_pieces(out, v, 3);
 		break;
 	case PM_SUBMISSION_FAIL_VERBATIM:
 		if (text == NULL || !reply_line_ok(text, 400, 599))
@@ -1337,7 +1296,7 @@ pm_submission_login_failed(struct pm_submission *m, enum pm_submission_fail kind
 				m->phase = PM_SUBMISSION_PHASE_COMMANDS;
 			return 0;
 		}
-		rc = line(out, text);
+		rc = pm_buf_append_line(out, text);
 		if (rc == 0 && memcmp(text, "421", 3) == 0) {
 			/* lib-smtp closes the connection after a 421 */
 			m->bad = 0;
@@ -1368,7 +1327,7 @@ pm_submission_login_ok(struct pm_submission *m, const char *text, struct pm_buf 
 		text = T_LOGGED_IN;
 	if (!reply_line_ok(text, 235, 235))
 		return -EINVAL;
-	rc = line(out, text);
+	rc = pm_buf_append_line(out, text);
 	if (rc < 0)
 		return rc;
 	m->bad = 0;
