@@ -69,6 +69,57 @@ pm_buf_append_str(struct pm_buf *b, const char *s)
 	return pm_buf_append(b, s, strlen(s));
 }
 
+/* A piece of a response: @n bytes at @s (no NUL needed). The machines build
+ * a response from pieces and append them together, all or nothing. */
+struct pm_buf_piece {
+	const char *s;
+	size_t n;
+};
+
+/* The initializer of a piece holding the string literal @lit. */
+#define PM_BUF_PIECE(lit)	{ (lit), sizeof(lit) - 1 }
+#define PM_BUF_CRLF		PM_BUF_PIECE("\r\n")
+
+/* A piece holding the NUL-terminated @s (without its NUL). */
+static inline struct pm_buf_piece
+pm_buf_piece_str(const char *s)
+{
+	struct pm_buf_piece pc = { s, strlen(s) };
+
+	return pc;
+}
+
+/* Append the @cnt pieces at @v, all or nothing: as pm_buf_append() of their
+ * bytes in one piece (0, -ENOSPC with nothing appended, or -EINVAL). */
+static inline int
+pm_buf_append_pieces(struct pm_buf *b, const struct pm_buf_piece *v, size_t cnt)
+{
+	size_t need = 0, i;
+
+	if (!pm_buf_ok(b))
+		return -EINVAL;
+	for (i = 0; i < cnt; i++)
+		need += v[i].n;
+	if (b->cap - b->len < need)
+		return -ENOSPC;
+	for (i = 0; i < cnt; i++) {
+		if (v[i].n > 0)
+			memcpy(b->p + b->len, v[i].s, v[i].n);
+		b->len += v[i].n;
+	}
+	return 0;
+}
+
+/* Append the NUL-terminated @text and CRLF, all or nothing; as
+ * pm_buf_append_pieces(). */
+static inline int
+pm_buf_append_line(struct pm_buf *b, const char *text)
+{
+	struct pm_buf_piece v[] = { pm_buf_piece_str(text), PM_BUF_CRLF };
+
+	return pm_buf_append_pieces(b, v, 2);
+}
+
 /* Drop the first @n bytes (all if @n >= len), moving the rest to the front:
  * the caller sent them. */
 static inline void

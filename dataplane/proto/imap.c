@@ -12,7 +12,7 @@
  *
  * Atomicity: a byte's handling may pass through several lexer states (an atom
  * ends at the LF, then the LF ends the line), but every response is appended
- * in one all-or-nothing emit() before anything else changes, and the states
+ * in one all-or-nothing append before anything else changes, and the states
  * passed through on the way are ones the same byte would be handled in again.
  * So when out has no room (R_NOSPC), step() only undoes its line_len count
  * and the caller can feed the same byte again later.
@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "proto/imap.h"
+#include "proto/sasl.h"
 
 /* Lexer states (m->st). */
 enum {
@@ -96,13 +97,12 @@ static const char *const err_text[E__COUNT] = {
 /* Per-line flags (m->flags). */
 #define F_TAG_BAD	0x0001u	/* tag has a bad byte or is too long */
 #define F_ARGS_BAD	0x0002u	/* a list among LOGIN's arguments (a bad command) */
-#define F_OVER		0x0004u	/* a user/authzid/password over its bound */
+#define F_OVER		0x0004u	/* a LOGIN user or password over its bound */
 #define F_NIL		0x0008u	/* the atom so far is a prefix of "NIL" */
 #define F_NONSYNC	0x0010u	/* the literal is {n+} */
 #define F_DIGIT		0x0020u	/* the literal size has a digit */
 #define F_ID_BAD	0x0040u	/* ID parameters invalid */
 #define F_PLAIN		0x0080u	/* AUTHENTICATE mechanism is PLAIN */
-#define F_B64_BAD	0x0100u	/* the SASL data is not valid base64 */
 #define F_CR		0x0200u	/* SASL line: a CR that may end the line */
 #define F_FIRST_EQ	0x0400u	/* SASL line starts with '=' */
 #define F_FIRST_STAR	0x0800u	/* SASL line starts with '*' */
@@ -119,48 +119,14 @@ enum { T_NONE, T_OPEN, T_PLUS, T_CLOSED, T_CLOSED_CR };
 /* step() results. */
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-#define CRLF		PIECE("\r\n")
-
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
 
 /* The tag to answer with: "*" when it is empty or invalid (Dovecot replaces
  * an invalid tag by "" and then by "*", imap-login-client.c). */
-static struct piece
+static struct pm_buf_piece
 tag_piece(const struct pm_imap *m)
 {
-	struct piece pc = PIECE("*");
+	struct pm_buf_piece pc = PM_BUF_PIECE("*");
 
 	if (!(m->flags & F_TAG_BAD) && m->lg.tag_len > 0) {
 		pc.s = m->lg.tag;
@@ -173,9 +139,10 @@ tag_piece(const struct pm_imap *m)
 static int
 tagged(const struct pm_imap *m, struct pm_buf *out, const char *text)
 {
-	struct piece v[] = { tag_piece(m), PIECE(" "), str_piece(text), CRLF };
+	struct pm_buf_piece v[] = { tag_piece(m), PM_BUF_PIECE(" "), pm_buf_piece_str(text),
+				    PM_BUF_CRLF };
 
-	return emit(out, v, 4);
+	return pm_buf_append_pieces(out, v, 4);
 }
 
 /* "<untagged>\r\n<tag> <text>\r\n" */
@@ -183,10 +150,11 @@ static int
 untagged_tagged(const struct pm_imap *m, struct pm_buf *out, const char *u1, const char *u2,
 		const char *text)
 {
-	struct piece v[] = { str_piece(u1), str_piece(u2), CRLF, tag_piece(m), PIECE(" "),
-			     str_piece(text), CRLF };
+	struct pm_buf_piece v[] = { pm_buf_piece_str(u1), pm_buf_piece_str(u2), PM_BUF_CRLF,
+				    tag_piece(m), PM_BUF_PIECE(" "), pm_buf_piece_str(text),
+				    PM_BUF_CRLF };
 
-	return emit(out, v, 7);
+	return pm_buf_append_pieces(out, v, 7);
 }
 
 /* ---- state resets ---------------------------------------------------------- */
@@ -197,9 +165,7 @@ wipe_secrets(struct pm_imap *m)
 {
 	explicit_bzero(m->lg.pass, sizeof(m->lg.pass));
 	m->lg.pass_len = 0;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	m->b64_q = 0;
-	m->b64_pad = 0;
+	pm_sasl_b64_wipe(&m->b64);
 }
 
 /* Ready for the next line; the login fields are left alone. */
@@ -219,10 +185,8 @@ lexer_reset(struct pm_imap *m)
 	m->id_pairs = 0;
 	m->tail = T_NONE;
 	m->name_len = 0;
-	m->b64_q = 0;
-	m->b64_pad = 0;
-	m->b64_acc = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 }
 
 /* The command was answered: forget it entirely. */
@@ -240,9 +204,7 @@ end_command(struct pm_imap *m)
 static int
 close_with(struct pm_imap *m, struct pm_buf *out, const char *line)
 {
-	struct piece v[] = { str_piece(line) };
-
-	if (emit(out, v, 1) < 0)
+	if (pm_buf_append_str(out, line) < 0)
 		return R_NOSPC;
 	end_command(m);
 	m->phase = PM_IMAP_PHASE_CLOSED;
@@ -321,14 +283,12 @@ atom_char(uint8_t c)
 	return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '"';
 }
 
+/* A byte of a LOGIN argument; over the field's bound, the login fails. */
 static void
-field_put(char *f, uint16_t *len, size_t cap, uint8_t c, uint16_t *flags)
+field_put(struct pm_imap *m, char *f, uint16_t *len, size_t max, uint8_t c)
 {
-	if (*len >= cap) {
-		*flags |= F_OVER;
-		return;
-	}
-	f[(*len)++] = (char)c;
+	if (pm_sasl_field_put(f, len, max, c) < 0)
+		m->flags |= F_OVER;
 }
 
 static int
@@ -405,9 +365,9 @@ arg_byte(struct pm_imap *m, uint8_t c)
 	}
 	if (m->cmd == C_LOGIN && m->depth == 0) {
 		if (m->nargs == 1)
-			field_put(m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX, c, &m->flags);
+			field_put(m, m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX, c);
 		else if (m->nargs == 2)
-			field_put(m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX, c, &m->flags);
+			field_put(m, m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX, c);
 	}
 }
 
@@ -557,93 +517,19 @@ finish_line(struct pm_imap *m, struct pm_buf *out)
 	}
 }
 
-/* ---- SASL: base64 and PLAIN ----------------------------------------------- */
+/* ---- SASL: base64 and PLAIN (proto/sasl.h) --------------------------------- */
 
-static void
-plain_byte(struct pm_imap *m, uint8_t b)
+/* The login fields a PLAIN message is split into. */
+static struct pm_sasl_plain_fields
+plain_fields(struct pm_imap *m)
 {
-	if (b == 0) {
-		/* authzid NUL authcid NUL password; a third NUL makes the
-		 * message invalid (mech-plain.c counts every NUL). */
-		if (m->plain_part < 3)
-			m->plain_part++;
-		return;
-	}
-	switch (m->plain_part) {
-	case 0:
-		field_put(m->lg.authzid, &m->lg.authzid_len, PM_IMAP_USER_MAX, b, &m->flags);
-		break;
-	case 1:
-		field_put(m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX, b, &m->flags);
-		break;
-	case 2:
-		field_put(m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX, b, &m->flags);
-		break;
-	default:
-		break;
-	}
-}
+	struct pm_sasl_plain_fields f = {
+		{ m->lg.authzid, &m->lg.authzid_len, PM_IMAP_USER_MAX },
+		{ m->lg.user, &m->lg.user_len, PM_IMAP_USER_MAX },
+		{ m->lg.pass, &m->lg.pass_len, PM_IMAP_PASS_MAX },
+	};
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 section 4 base64, padded; after a padded quad nothing may
- * follow. b64_q counts the characters of the quad, b64_pad its '='. */
-static void
-b64_feed(struct pm_imap *m, uint8_t c)
-{
-	int v;
-	uint8_t i, nbytes;
-
-	if (m->flags & F_B64_BAD)
-		return;
-	if (m->b64_pad == 3) {		/* the padded quad was complete */
-		m->flags |= F_B64_BAD;
-		return;
-	}
-	if (c == '=') {
-		if (m->b64_q < 2) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_pad++;
-		m->b64_acc <<= 6;
-	} else {
-		v = b64_value(c);
-		if (v < 0 || m->b64_pad > 0) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_acc = (m->b64_acc << 6) | (uint32_t)v;
-	}
-	if (++m->b64_q < 4)
-		return;
-	nbytes = (uint8_t)(3 - m->b64_pad);
-	for (i = 0; i < nbytes; i++)
-		plain_byte(m, (uint8_t)(m->b64_acc >> (16 - 8 * i)));
-	m->b64_acc = 0;
-	m->b64_q = 0;
-	if (m->b64_pad > 0)
-		m->b64_pad = 3;		/* done: only the end of line may follow */
-}
-
-static bool
-b64_complete(const struct pm_imap *m)
-{
-	return !(m->flags & F_B64_BAD) && m->b64_q == 0;
+	return f;
 }
 
 /* A new SASL line (SASL-IR or response). */
@@ -653,9 +539,10 @@ sasl_reset(struct pm_imap *m)
 	wipe_secrets(m);
 	m->lg.user_len = 0;
 	m->lg.authzid_len = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 	m->tok_len = 0;
-	m->flags &= ~(F_B64_BAD | F_CR | F_FIRST_EQ | F_FIRST_STAR | F_OVER);
+	m->flags &= ~(F_CR | F_FIRST_EQ | F_FIRST_STAR);
 }
 
 static void
@@ -669,8 +556,11 @@ sasl_data(struct pm_imap *m, uint8_t c)
 	}
 	if (m->tok_len < UINT16_MAX)
 		m->tok_len++;
-	if (m->flags & F_PLAIN)
-		b64_feed(m, c);
+	if (m->flags & F_PLAIN) {
+		struct pm_sasl_plain_fields f = plain_fields(m);
+
+		pm_sasl_plain_feed(&m->b64, &m->plain, &f, c);
+	}
 }
 
 /* A byte of a SASL line other than its LF: one CR right before the LF is
@@ -692,22 +582,16 @@ sasl_byte(struct pm_imap *m, uint8_t c)
 static int
 plain_finish(struct pm_imap *m, struct pm_buf *out, bool ir)
 {
-	/* mech-plain.c: exactly two NULs needed, then a non-empty username
-	 * (auth_request_set_username()); an authzid equal to the authcid is
-	 * the same login. Anything else fails as a bad password would. */
-	if (m->plain_part != 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
+	struct pm_sasl_plain_fields f = plain_fields(m);
+
+	/* mech-plain.c (pm_sasl_plain_finish()): anything but a valid
+	 * message fails as a bad password would */
+	if (pm_sasl_plain_finish(&m->plain, &f) < 0)
 		return authfailed(m, out);
-	m->lg.user[m->lg.user_len] = '\0';
-	m->lg.pass[m->lg.pass_len] = '\0';
-	if (m->lg.authzid_len == m->lg.user_len &&
-	    memcmp(m->lg.authzid, m->lg.user, m->lg.user_len) == 0)
-		m->lg.authzid_len = 0;
-	m->lg.authzid[m->lg.authzid_len] = '\0';
 	m->lg.mech = PM_IMAP_MECH_PLAIN;
 	m->lg.sasl_ir = ir;
 	m->lg.tag[m->lg.tag_len] = '\0';
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	lexer_reset(m);
+	lexer_reset(m);	/* wipes the decoder */
 	m->phase = PM_IMAP_PHASE_LOGIN;
 	return R_LOGIN;
 }
@@ -716,8 +600,6 @@ plain_finish(struct pm_imap *m, struct pm_buf *out, bool ir)
 static int
 auth_ir_end(struct pm_imap *m, struct pm_buf *out)
 {
-	static const struct piece cont[] = { PIECE("+ \r\n") };
-
 	if (!(m->flags & F_PLAIN)) {
 		/* sasl-server.c: MECH_INVALID, shown with [ALERT]
 		 * (client-authenticate.c, imap_client_auth_result()) */
@@ -725,7 +607,7 @@ auth_ir_end(struct pm_imap *m, struct pm_buf *out)
 	}
 	if (m->tok_len == 0) {
 		/* No SASL-IR: an empty challenge, then one response line. */
-		if (emit(out, cont, 1) < 0)
+		if (pm_buf_append_str(out, "+ \r\n") < 0)
 			return R_NOSPC;
 		sasl_reset(m);
 		m->line_len = 0;
@@ -734,7 +616,7 @@ auth_ir_end(struct pm_imap *m, struct pm_buf *out)
 	}
 	if (m->tok_len == 1 && (m->flags & F_FIRST_EQ))
 		return authfailed(m, out);	/* "=": an empty response (RFC 4959) */
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "BAD Invalid base64 data in initial response");
 	return plain_finish(m, out, true);
 }
@@ -745,7 +627,7 @@ auth_resp_end(struct pm_imap *m, struct pm_buf *out)
 {
 	if (m->tok_len == 1 && (m->flags & F_FIRST_STAR))
 		return answer(m, out, "BAD Authentication aborted by client.");
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "NO [ALERT] Invalid base64 in response");
 	return plain_finish(m, out, false);
 }
@@ -775,12 +657,10 @@ literal_too_large(struct pm_imap *m, struct pm_buf *out)
 static int
 literal_start(struct pm_imap *m, struct pm_buf *out)
 {
-	static const struct piece ok[] = { PIECE("+ OK\r\n") };
-
 	/* lib-imap: literal_size > max_line_size - line_size is fatal */
 	if (m->lit > PM_IMAP_LINE_MAX - m->line_len)
 		return literal_too_large(m, out);
-	if (!(m->flags & F_NONSYNC) && emit(out, ok, 1) < 0)
+	if (!(m->flags & F_NONSYNC) && pm_buf_append_str(out, "+ OK\r\n") < 0)
 		return R_NOSPC;
 	arg_begin(m, K_LITERAL);
 	if (m->lit == 0) {
@@ -1169,12 +1049,13 @@ pm_imap_init(struct pm_imap *m, const struct pm_imap_params *params)
 int
 pm_imap_greet(struct pm_imap *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("* OK [CAPABILITY "), str_piece(m->p.capability), PIECE("] "),
-			     str_piece(m->p.greeting), CRLF };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("* OK [CAPABILITY "),
+				    pm_buf_piece_str(m->p.capability), PM_BUF_PIECE("] "),
+				    pm_buf_piece_str(m->p.greeting), PM_BUF_CRLF };
 
 	if (!pm_buf_ok(out) || m->phase != PM_IMAP_PHASE_COMMANDS)
 		return -EINVAL;
-	return emit(out, v, 5);
+	return pm_buf_append_pieces(out, v, 5);
 }
 
 enum pm_imap_status
@@ -1210,25 +1091,25 @@ pm_imap_login(const struct pm_imap *m)
 
 /* "<tag> " + pieces + CRLF for the login result, then the phase change. */
 static int
-login_answer(struct pm_imap *m, struct pm_buf *out, const struct piece *v, size_t cnt)
+login_answer(struct pm_imap *m, struct pm_buf *out, const struct pm_buf_piece *v, size_t cnt)
 {
-	struct piece all[8];
+	struct pm_buf_piece all[8];
 	size_t i;
 
 	all[0].s = m->lg.tag;
 	all[0].n = m->lg.tag_len;
-	all[1] = (struct piece)PIECE(" ");
+	all[1] = pm_buf_piece_str(" ");
 	for (i = 0; i < cnt; i++)
 		all[2 + i] = v[i];
-	all[2 + cnt] = (struct piece)CRLF;
-	return emit(out, all, cnt + 3);
+	all[2 + cnt] = pm_buf_piece_str("\r\n");
+	return pm_buf_append_pieces(out, all, cnt + 3);
 }
 
 int
 pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text,
 		     struct pm_buf *out)
 {
-	struct piece v[2];
+	struct pm_buf_piece v[2];
 	size_t cnt;
 	int rc;
 
@@ -1236,7 +1117,7 @@ pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text
 		return -EINVAL;
 	switch (kind) {
 	case PM_IMAP_FAIL_AUTHFAILED:
-		v[0] = (struct piece)PIECE("NO [AUTHENTICATIONFAILED] Authentication failed.");
+		v[0] = pm_buf_piece_str("NO [AUTHENTICATIONFAILED] Authentication failed.");
 		cnt = 1;
 		break;
 	case PM_IMAP_FAIL_UNAVAILABLE:
@@ -1244,15 +1125,15 @@ pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text
 			text = PM_IMAP_DEFAULT_UNAVAILABLE;
 		if (!text_ok(text, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("NO [UNAVAILABLE] ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("NO [UNAVAILABLE] ");
+		v[1] = pm_buf_piece_str(text);
 		cnt = 2;
 		break;
 	case PM_IMAP_FAIL_VERBATIM:
 		if (!text_ok(text, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("NO ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("NO ");
+		v[1] = pm_buf_piece_str(text);
 		cnt = 2;
 		break;
 	default:
@@ -1269,7 +1150,7 @@ pm_imap_login_failed(struct pm_imap *m, enum pm_imap_fail kind, const char *text
 int
 pm_imap_login_ok(struct pm_imap *m, const char *caps, const char *text, struct pm_buf *out)
 {
-	struct piece v[4];
+	struct pm_buf_piece v[4];
 	size_t cnt = 0;
 	int rc;
 
@@ -1280,13 +1161,13 @@ pm_imap_login_ok(struct pm_imap *m, const char *caps, const char *text, struct p
 	if (!text_ok(text, false) || (caps != NULL && !text_ok(caps, false)))
 		return -EINVAL;
 	if (caps != NULL) {
-		v[cnt++] = (struct piece)PIECE("OK [CAPABILITY ");
-		v[cnt++] = str_piece(caps);
-		v[cnt++] = (struct piece)PIECE("] ");
+		v[cnt++] = pm_buf_piece_str("OK [CAPABILITY ");
+		v[cnt++] = pm_buf_piece_str(caps);
+		v[cnt++] = pm_buf_piece_str("] ");
 	} else {
-		v[cnt++] = (struct piece)PIECE("OK ");
+		v[cnt++] = pm_buf_piece_str("OK ");
 	}
-	v[cnt++] = str_piece(text);
+	v[cnt++] = pm_buf_piece_str(text);
 	rc = login_answer(m, out, v, cnt);
 	if (rc < 0)
 		return rc;

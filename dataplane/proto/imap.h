@@ -130,6 +130,7 @@
 #include <stdint.h>
 
 #include "proto/buf.h"
+#include "proto/sasl.h"
 
 #define PM_IMAP_TAG_MAX		64u	/* bytes of a tag */
 #define PM_IMAP_LINE_MAX	8192u	/* bytes of one command line, literals included */
@@ -255,10 +256,8 @@ struct pm_imap {
 	uint8_t tail;			/* skip mode: literal marker tracker */
 	uint8_t name_len;		/* command name / mechanism bytes kept */
 	char name[13];			/* upper-cased command name or mechanism */
-	uint8_t b64_q;			/* base64: sextets in the current quad */
-	uint8_t b64_pad;		/* base64: '=' seen */
-	uint8_t plain_part;		/* PLAIN: 0 authzid, 1 authcid, 2 password, 3 rest */
-	uint32_t b64_acc;		/* base64: sextets of the current quad */
+	struct pm_sasl_plain plain;	/* PLAIN: which field the bytes go to */
+	struct pm_sasl_b64 b64;		/* base64 of the SASL line */
 };
 
 /* Set up @m for a new connection with @params (see pm_imap_params_check();

@@ -10,7 +10,7 @@
  * response the rest of the line, then one response line after "+ ".
  *
  * Atomicity: a response is written only at a line's LF (or at the byte that
- * breaks a budget), in one all-or-nothing emit() before anything that the
+ * breaks a budget), in one all-or-nothing append before anything that the
  * same byte would not redo changes. A LF that ends the command name or the
  * AUTH mechanism first moves to the state that reads the rest of the line
  * and is handled there, so when out has no room (R_NOSPC) the LF can simply
@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "proto/pop3.h"
+#include "proto/sasl.h"
 
 /* Lexer states (m->st). */
 enum {
@@ -51,63 +52,20 @@ enum {
 /* Per-line flags (m->flags). */
 #define F_CR		0x0001u	/* a CR that may end the line is pending */
 #define F_NUL		0x0002u	/* USER/PASS: a NUL ended the kept argument */
-#define F_OVER		0x0004u	/* a USER name, PLAIN field or password over its bound */
+#define F_OVER		0x0004u	/* a USER name or PASS password over its bound */
 #define F_MECH_ANY	0x0008u	/* AUTH: the mechanism word has a byte */
 #define F_MECH_BAD	0x0010u	/* AUTH: the word has a NUL or is too long */
 #define F_PLAIN		0x0020u	/* AUTH: the mechanism is PLAIN */
 #define F_B64_CHAR	0x0040u	/* SASL: a byte outside the base64 alphabet and '=' */
-#define F_B64_BAD	0x0080u	/* SASL: not valid padded base64 */
 #define F_FIRST_EQ	0x0100u	/* SASL line starts with '=' */
 #define F_FIRST_STAR	0x0200u	/* SASL line starts with '*' */
 
 /* step() results. */
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-
 #define AUTH_FAILED	"-ERR [AUTH] Authentication failed.\r\n"
 
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
-
-/* One whole line (with its CRLF), all or nothing. */
-static int
-emit_str(struct pm_buf *out, const char *line)
-{
-	struct piece v[] = { str_piece(line) };
-
-	return emit(out, v, 1);
-}
 
 /* ---- state resets ---------------------------------------------------------- */
 
@@ -117,9 +75,7 @@ wipe_secrets(struct pm_pop3 *m)
 {
 	explicit_bzero(m->lg.pass, sizeof(m->lg.pass));
 	m->lg.pass_len = 0;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	m->b64_q = 0;
-	m->b64_pad = 0;
+	pm_sasl_b64_wipe(&m->b64);
 }
 
 /* Ready for the next line; the login fields and the USER name are left
@@ -133,10 +89,8 @@ lexer_reset(struct pm_pop3 *m)
 	m->cmd = C_NONE;
 	m->flags = 0;
 	m->name_len = 0;
-	m->b64_q = 0;
-	m->b64_pad = 0;
-	m->b64_acc = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 }
 
 /* The command was answered: forget it entirely. */
@@ -153,7 +107,7 @@ end_command(struct pm_pop3 *m)
 static int
 close_with(struct pm_pop3 *m, struct pm_buf *out, const char *line)
 {
-	if (emit_str(out, line) < 0)
+	if (pm_buf_append_str(out, line) < 0)
 		return R_NOSPC;
 	end_command(m);
 	m->phase = PM_POP3_PHASE_CLOSED;
@@ -165,7 +119,7 @@ close_with(struct pm_pop3 *m, struct pm_buf *out, const char *line)
 static int
 answer(struct pm_pop3 *m, struct pm_buf *out, const char *line)
 {
-	if (emit_str(out, line) < 0)
+	if (pm_buf_append_str(out, line) < 0)
 		return R_NOSPC;
 	end_command(m);
 	return R_CONT;
@@ -228,14 +182,13 @@ upper(uint8_t c)
 	return c >= 'a' && c <= 'z' ? (uint8_t)(c - 'a' + 'A') : c;
 }
 
+/* A byte of USER's or PASS's argument; over the field's bound, the login
+ * fails. */
 static void
-field_put(char *f, uint16_t *len, size_t cap, uint8_t c, uint16_t *flags)
+field_put(struct pm_pop3 *m, char *f, uint16_t *len, size_t max, uint8_t c)
 {
-	if (*len >= cap) {
-		*flags |= F_OVER;
-		return;
-	}
-	f[(*len)++] = (char)c;
+	if (pm_sasl_field_put(f, len, max, c) < 0)
+		m->flags |= F_OVER;
 }
 
 static int
@@ -308,8 +261,7 @@ login_ready(struct pm_pop3 *m, enum pm_pop3_mech mech, bool ir)
 	m->lg.pass[m->lg.pass_len] = '\0';
 	m->lg.mech = mech;
 	m->lg.sasl_ir = ir;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	lexer_reset(m);
+	lexer_reset(m);	/* wipes the decoder */
 	m->phase = PM_POP3_PHASE_LOGIN;
 	return R_LOGIN;
 }
@@ -382,9 +334,9 @@ arg_keep(struct pm_pop3 *m, uint8_t c)
 		return;
 	}
 	if (m->cmd == C_USER)
-		field_put(m->last_user, &m->last_user_len, PM_POP3_USER_MAX, c, &m->flags);
+		field_put(m, m->last_user, &m->last_user_len, PM_POP3_USER_MAX, c);
 	else if (m->cmd == C_PASS)
-		field_put(m->lg.pass, &m->lg.pass_len, PM_POP3_PASS_MAX, c, &m->flags);
+		field_put(m, m->lg.pass, &m->lg.pass_len, PM_POP3_PASS_MAX, c);
 }
 
 /* A byte of the arguments other than the LF: a CR right before the LF is
@@ -404,99 +356,44 @@ arg_byte(struct pm_pop3 *m, uint8_t c)
 		arg_keep(m, c);
 }
 
-/* ---- SASL: base64 and PLAIN ----------------------------------------------- */
+/* ---- SASL: base64 and PLAIN (proto/sasl.h) --------------------------------- */
 
-static void
-plain_byte(struct pm_pop3 *m, uint8_t b)
+/* The login fields a PLAIN message is split into. */
+static struct pm_sasl_plain_fields
+plain_fields(struct pm_pop3 *m)
 {
-	if (b == 0) {
-		/* authzid NUL authcid NUL password; a third NUL makes the
-		 * message invalid (Dovecot 2.3.19.1's mech-plain.c counts
-		 * every NUL: "invalid input", verified) */
-		if (m->plain_part < 3)
-			m->plain_part++;
-		return;
-	}
-	switch (m->plain_part) {
-	case 0:
-		field_put(m->lg.authzid, &m->lg.authzid_len, PM_POP3_USER_MAX, b, &m->flags);
-		break;
-	case 1:
-		field_put(m->lg.user, &m->lg.user_len, PM_POP3_USER_MAX, b, &m->flags);
-		break;
-	case 2:
-		field_put(m->lg.pass, &m->lg.pass_len, PM_POP3_PASS_MAX, b, &m->flags);
-		break;
-	default:
-		break;
-	}
+	struct pm_sasl_plain_fields f = {
+		{ m->lg.authzid, &m->lg.authzid_len, PM_POP3_USER_MAX },
+		{ m->lg.user, &m->lg.user_len, PM_POP3_USER_MAX },
+		{ m->lg.pass, &m->lg.pass_len, PM_POP3_PASS_MAX },
+	};
+
+	return f;
 }
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 section 4 base64, padded; after a padded quad nothing may
- * follow. A byte that is neither in the alphabet nor '=' is told apart
- * (F_B64_CHAR): Dovecot's login process refuses those before the auth
- * process decodes anything. */
+/* One character of a PLAIN response. A byte that is neither in the base64
+ * alphabet nor '=' is told apart (F_B64_CHAR): Dovecot's login process
+ * refuses those before the auth process decodes anything. It is not fed to
+ * the decoder, which goes on with the rest (unlike sieve.c and
+ * submission.c, where it stops the decoding); either way F_B64_CHAR decides
+ * the answer first. */
 static void
-b64_feed(struct pm_pop3 *m, uint8_t c)
+b64_byte(struct pm_pop3 *m, uint8_t c)
 {
-	int v = b64_value(c);
-	uint8_t i, nbytes;
+	struct pm_sasl_plain_fields f;
 
-	if (v < 0 && c != '=') {
+	if (!pm_sasl_b64_char(c)) {
 		m->flags |= F_B64_CHAR;
 		return;
 	}
-	if (m->flags & F_B64_BAD)
-		return;
-	if (m->b64_pad == 3) {		/* the padded quad was complete */
-		m->flags |= F_B64_BAD;
-		return;
-	}
-	if (c == '=') {
-		if (m->b64_q < 2) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_pad++;
-		m->b64_acc <<= 6;
-	} else {
-		if (m->b64_pad > 0) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_acc = (m->b64_acc << 6) | (uint32_t)v;
-	}
-	if (++m->b64_q < 4)
-		return;
-	nbytes = (uint8_t)(3 - m->b64_pad);
-	for (i = 0; i < nbytes; i++)
-		plain_byte(m, (uint8_t)(m->b64_acc >> (16 - 8 * i)));
-	m->b64_acc = 0;
-	m->b64_q = 0;
-	if (m->b64_pad > 0)
-		m->b64_pad = 3;		/* done: only the end of line may follow */
+	f = plain_fields(m);
+	pm_sasl_plain_feed(&m->b64, &m->plain, &f, c);
 }
 
 static bool
 b64_complete(const struct pm_pop3 *m)
 {
-	return !(m->flags & (F_B64_BAD | F_B64_CHAR)) && m->b64_q == 0;
+	return !(m->flags & F_B64_CHAR) && pm_sasl_b64_complete(&m->b64);
 }
 
 /* A new SASL line (initial response or response). */
@@ -506,9 +403,10 @@ sasl_reset(struct pm_pop3 *m)
 	wipe_secrets(m);
 	m->lg.user_len = 0;
 	m->lg.authzid_len = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 	m->tok_len = 0;
-	m->flags &= ~(F_B64_CHAR | F_B64_BAD | F_CR | F_FIRST_EQ | F_FIRST_STAR | F_OVER);
+	m->flags &= ~(F_B64_CHAR | F_CR | F_FIRST_EQ | F_FIRST_STAR);
 }
 
 static void
@@ -523,7 +421,7 @@ sasl_data(struct pm_pop3 *m, uint8_t c)
 	if (m->tok_len < UINT16_MAX)
 		m->tok_len++;
 	if (m->flags & F_PLAIN)
-		b64_feed(m, c);
+		b64_byte(m, c);
 }
 
 /* A byte of a SASL line other than its LF: one CR right before the LF is
@@ -545,14 +443,12 @@ sasl_byte(struct pm_pop3 *m, uint8_t c)
 static int
 plain_finish(struct pm_pop3 *m, struct pm_buf *out, bool ir)
 {
-	/* mech-plain.c: exactly two NULs, then a non-empty username
-	 * (auth_request_set_username()); an authzid equal to the authcid is
-	 * the same login. Anything else fails as a bad password would. */
-	if (m->plain_part != 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
+	struct pm_sasl_plain_fields f = plain_fields(m);
+
+	/* mech-plain.c (pm_sasl_plain_finish()): anything but a valid
+	 * message fails as a bad password would */
+	if (pm_sasl_plain_finish(&m->plain, &f) < 0)
 		return answer(m, out, AUTH_FAILED);
-	if (m->lg.authzid_len == m->lg.user_len &&
-	    memcmp(m->lg.authzid, m->lg.user, m->lg.user_len) == 0)
-		m->lg.authzid_len = 0;
 	return login_ready(m, PM_POP3_MECH_PLAIN, ir);
 }
 
@@ -564,7 +460,7 @@ auth_ir_end(struct pm_pop3 *m, struct pm_buf *out)
 		return answer(m, out, "-ERR [AUTH] Unsupported authentication mechanism.\r\n");
 	if (m->tok_len == 0) {
 		/* No initial response: an empty challenge, then one line. */
-		if (emit_str(out, "+ \r\n") < 0)
+		if (pm_buf_append_str(out, "+ \r\n") < 0)
 			return R_NOSPC;
 		sasl_reset(m);
 		m->line_len = 0;
@@ -765,13 +661,14 @@ pm_pop3_init(struct pm_pop3 *m, const struct pm_pop3_params *params)
 int
 pm_pop3_greet(struct pm_pop3 *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("+OK "), str_piece(m->p.greeting), PIECE("\r\n") };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("+OK "), pm_buf_piece_str(m->p.greeting),
+				    PM_BUF_CRLF };
 
 	if (!pm_buf_ok(out) || m->phase != PM_POP3_PHASE_COMMANDS)
 		return -EINVAL;
 	if (v[1].n == 0)
 		v[0].n = 3;	/* "+OK" alone */
-	return emit(out, v, 3);
+	return pm_buf_append_pieces(out, v, 3);
 }
 
 enum pm_pop3_status
@@ -809,35 +706,35 @@ int
 pm_pop3_login_failed(struct pm_pop3 *m, enum pm_pop3_fail kind, const char *text,
 		     struct pm_buf *out)
 {
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int rc;
 
 	if (m->phase != PM_POP3_PHASE_LOGIN || !pm_buf_ok(out))
 		return -EINVAL;
 	switch (kind) {
 	case PM_POP3_FAIL_AUTHFAILED:
-		v[0] = (struct piece)PIECE("-ERR Authentication failed.");
-		v[1] = (struct piece)PIECE("");
+		v[0] = pm_buf_piece_str("-ERR Authentication failed.");
+		v[1] = pm_buf_piece_str("");
 		break;
 	case PM_POP3_FAIL_UNAVAILABLE:
 		if (text == NULL)
 			text = PM_POP3_DEFAULT_UNAVAILABLE;
 		if (!text_ok(text, PM_POP3_REPLY_MAX, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("-ERR [SYS/TEMP] ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("-ERR [SYS/TEMP] ");
+		v[1] = pm_buf_piece_str(text);
 		break;
 	case PM_POP3_FAIL_VERBATIM:
 		if (!text_ok(text, PM_POP3_REPLY_MAX, true))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("-ERR ");
-		v[1] = str_piece(text);
+		v[0] = pm_buf_piece_str("-ERR ");
+		v[1] = pm_buf_piece_str(text);
 		break;
 	default:
 		return -EINVAL;
 	}
-	v[2] = (struct piece)PIECE("\r\n");
-	rc = emit(out, v, 3);
+	v[2] = pm_buf_piece_str("\r\n");
+	rc = pm_buf_append_pieces(out, v, 3);
 	if (rc < 0)
 		return rc;
 	end_command(m);
@@ -848,7 +745,8 @@ pm_pop3_login_failed(struct pm_pop3 *m, enum pm_pop3_fail kind, const char *text
 int
 pm_pop3_login_ok(struct pm_pop3 *m, const char *text, struct pm_buf *out)
 {
-	struct piece v[3] = { PIECE("+OK "), PIECE("Logged in."), PIECE("\r\n") };
+	struct pm_buf_piece v[3] = { PM_BUF_PIECE("+OK "), PM_BUF_PIECE("Logged in."),
+				     PM_BUF_CRLF };
 	int rc;
 
 	if (m->phase != PM_POP3_PHASE_LOGIN || !pm_buf_ok(out))
@@ -856,11 +754,11 @@ pm_pop3_login_ok(struct pm_pop3 *m, const char *text, struct pm_buf *out)
 	if (text != NULL) {
 		if (!text_ok(text, PM_POP3_REPLY_MAX, true))
 			return -EINVAL;
-		v[1] = str_piece(text);
+		v[1] = pm_buf_piece_str(text);
 		if (v[1].n == 0)
 			v[0].n = 3;	/* "+OK" alone */
 	}
-	rc = emit(out, v, 3);
+	rc = pm_buf_append_pieces(out, v, 3);
 	if (rc < 0)
 		return rc;
 	wipe_secrets(m);

@@ -148,6 +148,7 @@
 #include <stdint.h>
 
 #include "proto/buf.h"
+#include "proto/sasl.h"
 
 #define PM_POP3_NAME_MAX	8u	/* raw bytes of a command name (Dovecot's) */
 #define PM_POP3_LINE_MAX	1025u	/* bytes of a command's arguments before the LF */
@@ -266,10 +267,12 @@ struct pm_pop3 {
 	uint8_t cmd;			/* command of the current line (pop3.c) */
 	uint8_t name_len;		/* command name / mechanism bytes kept */
 	char name[PM_POP3_NAME_MAX];	/* upper-cased command name or mechanism */
-	uint8_t b64_q;			/* base64: characters in the current quad */
-	uint8_t b64_pad;		/* base64: '=' seen */
-	uint8_t plain_part;		/* PLAIN: 0 authzid, 1 authcid, 2 password, 3 rest */
-	uint32_t b64_acc;		/* base64: sextets of the current quad */
+	struct pm_sasl_plain plain;	/* PLAIN: which field the bytes go to */
+	union {
+		struct pm_sasl_b64 b64;	/* base64 of the SASL line */
+		uint32_t b64_acc;	/* b64.acc, its first member, by the name
+					 * the unit tests read */
+	};
 };
 
 /* Set up @m for a new connection with @params (see pm_pop3_params_check();

@@ -18,14 +18,12 @@
 #include <string.h>
 
 #include "proto/pop3back.h"
+#include "proto/sasl.h"
 
 #define GENERIC_FAILURE	"Account is temporarily unavailable."
 
 /* What step() tells the byte loop. */
 enum step_rc { STEP_NEXT, STEP_DONE, STEP_ROOM };
-
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* ---- what we send ---- */
 
@@ -33,7 +31,7 @@ static const char b64_alphabet[] =
 			 PM_POP3BACK_IP_MAX + 5 + PM_POP3BACK_SID_MAX + 10)
 #define USER_MAX_LEN	(sizeof("USER \r\n") - 1 + PM_POP3BACK_USER_MAX)
 #define PLAIN_MAX_LEN	(sizeof("AUTH PLAIN \r\n") - 1 + \
-			 4 * ((2 * PM_POP3BACK_USER_MAX + 2 + PM_POP3BACK_PASS_MAX + 2) / 3))
+			 PM_SASL_B64_LEN(2 * PM_POP3BACK_USER_MAX + 2 + PM_POP3BACK_PASS_MAX))
 #define PASS_MAX_LEN	(sizeof("PASS \r\n") - 1 + PM_POP3BACK_PASS_MAX)
 _Static_assert(XCLIENT_MAX_LEN + USER_MAX_LEN <= PM_POP3BACK_BACKEND_ROOM,
 	       "the first write fits PM_POP3BACK_BACKEND_ROOM");
@@ -65,45 +63,15 @@ put_uint(struct pm_buf *o, unsigned long v)
 	put(o, tmp, (size_t)n);
 }
 
-/* Byte @k of the SASL PLAIN message authzid NUL user NUL password. */
-static uint8_t
-plain_byte(const struct pm_pop3back *b, size_t k)
-{
-	if (k < b->authzid_len)
-		return (uint8_t)b->authzid[k];
-	k -= b->authzid_len;
-	if (k == 0)
-		return 0;
-	k--;
-	if (k < b->user_len)
-		return (uint8_t)b->user[k];
-	k -= b->user_len;
-	if (k == 0)
-		return 0;
-	return (uint8_t)b->password[k - 1];
-}
-
-/* base64 (RFC 4648 section 4, padded) of the PLAIN message, without a copy
- * of it in between. */
+/* The base64 of the SASL PLAIN message authzid NUL user NUL password
+ * (proto/sasl.h: read in place, no copy of it in between). */
 static void
 put_plain_b64(struct pm_buf *o, const struct pm_pop3back *b)
 {
-	size_t len = (size_t)b->authzid_len + 1 + b->user_len + 1 + b->pass_len;
-	size_t k;
+	const struct pm_sasl_plain_msg m = { b->authzid, b->authzid_len, b->user,
+					     b->user_len, b->password, b->pass_len };
 
-	for (k = 0; k < len; k += 3) {
-		uint32_t v = (uint32_t)plain_byte(b, k) << 16;
-		size_t left = len - k;
-
-		if (left > 1)
-			v |= (uint32_t)plain_byte(b, k + 1) << 8;
-		if (left > 2)
-			v |= plain_byte(b, k + 2);
-		o->p[o->len++] = (uint8_t)b64_alphabet[(v >> 18) & 63];
-		o->p[o->len++] = (uint8_t)b64_alphabet[(v >> 12) & 63];
-		o->p[o->len++] = left > 1 ? (uint8_t)b64_alphabet[(v >> 6) & 63] : '=';
-		o->p[o->len++] = left > 2 ? (uint8_t)b64_alphabet[v & 63] : '=';
-	}
+	o->len += pm_sasl_plain_encode(o->p + o->len, &m);
 }
 
 static void

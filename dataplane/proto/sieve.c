@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/sasl.h"
 #include "proto/sieve.h"
 
 /* Lexer states (m->st). */
@@ -118,11 +119,10 @@ static const char *const err_text[E__COUNT] = {
 #define F_PLAIN		0x0004u	/* the mechanism is PLAIN */
 #define F_NONSYNC	0x0008u	/* the literal size had '+' */
 #define F_U8_BAD	0x0010u	/* the string is not valid UTF-8 */
-#define F_B64_BAD	0x0020u	/* the SASL string is not valid base64 */
-#define F_B64_CHARS	0x0040u	/* ... because of a byte outside the alphabet */
+#define F_B64_CHARS	0x0040u	/* the SASL string has a byte outside the base64
+				 * alphabet and '=' */
 #define F_FIRST_EQ	0x0080u	/* the SASL string starts with '=' */
 #define F_FIRST_STAR	0x0100u	/* the SASL string starts with '*' */
-#define F_OVER		0x0200u	/* a PLAIN field over its bound */
 #define F_ECHO_CUT	0x0400u	/* the echo string met a NUL: the rest is dropped */
 #define F_ECHO_ESC	0x0800u	/* the echo string has '"' or '\' */
 #define F_ECHO_LIT	0x1000u	/* the echo string has CR or LF */
@@ -136,50 +136,7 @@ enum { T_NONE, T_OPEN, T_PLUS, T_CLOSED, T_CLOSED_CR };
 /* step() results. */
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-#define CRLF		PIECE("\r\n")
-
 /* ---- output -------------------------------------------------------------- */
-
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
-
-/* "<text>\r\n" */
-static int
-line(struct pm_buf *out, const char *text)
-{
-	struct piece v[] = { str_piece(text), CRLF };
-
-	return emit(out, v, 2);
-}
 
 /* The capability lines (client.c, client_send_capabilities()), then @ok. */
 static int
@@ -187,17 +144,19 @@ caps_and(const struct pm_sieve *m, struct pm_buf *out, const char *ok1, const ch
 	 const char *ok3)
 {
 	bool notify = m->p.notify != NULL && m->p.notify[0] != '\0';
-	struct piece v[] = {
-		PIECE("\"IMPLEMENTATION\" \""), str_piece(m->p.implementation), PIECE("\"\r\n"),
-		PIECE("\"SIEVE\" \""), str_piece(m->p.sieve), PIECE("\"\r\n"),
-		PIECE("\"NOTIFY\" \""), str_piece(notify ? m->p.notify : ""), PIECE("\"\r\n"),
-		PIECE("\"SASL\" \"PLAIN\"\r\n\"VERSION\" \"1.0\"\r\n"),
-		str_piece(ok1), str_piece(ok2), str_piece(ok3), CRLF,
+	struct pm_buf_piece v[] = {
+		PM_BUF_PIECE("\"IMPLEMENTATION\" \""), pm_buf_piece_str(m->p.implementation),
+		PM_BUF_PIECE("\"\r\n"),
+		PM_BUF_PIECE("\"SIEVE\" \""), pm_buf_piece_str(m->p.sieve), PM_BUF_PIECE("\"\r\n"),
+		PM_BUF_PIECE("\"NOTIFY\" \""), pm_buf_piece_str(notify ? m->p.notify : ""),
+		PM_BUF_PIECE("\"\r\n"),
+		PM_BUF_PIECE("\"SASL\" \"PLAIN\"\r\n\"VERSION\" \"1.0\"\r\n"),
+		pm_buf_piece_str(ok1), pm_buf_piece_str(ok2), pm_buf_piece_str(ok3), PM_BUF_CRLF,
 	};
 
 	if (!notify)
 		v[6].n = v[7].n = v[8].n = 0;
-	return emit(out, v, sizeof(v) / sizeof(v[0]));
+	return pm_buf_append_pieces(out, v, sizeof(v) / sizeof(v[0]));
 }
 
 /* The greeting (the largest answer): 85 fixed bytes and four params strings;
@@ -320,9 +279,7 @@ wipe_secrets(struct pm_sieve *m)
 {
 	explicit_bzero(m->lg.pass, sizeof(m->lg.pass));
 	m->lg.pass_len = 0;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
-	m->b64_q = 0;
-	m->b64_pad = 0;
+	pm_sasl_b64_wipe(&m->b64);
 }
 
 /* Ready for the next line of the same kind (command or SASL response). */
@@ -337,10 +294,8 @@ line_reset(struct pm_sieve *m)
 	m->kind0 = K_NONE;
 	m->tail = T_NONE;
 	m->echo_len = 0;
-	m->b64_q = 0;
-	m->b64_pad = 0;
-	m->b64_acc = 0;
-	m->plain_part = 0;
+	pm_sasl_b64_reset(&m->b64);
+	pm_sasl_plain_reset(&m->plain);
 	m->flags &= F_PLAIN;	/* the mechanism outlives the challenge */
 	u8_reset(m);
 }
@@ -363,7 +318,7 @@ end_command(struct pm_sieve *m)
 static int
 close_with(struct pm_sieve *m, struct pm_buf *out, const char *text)
 {
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	end_command(m);
 	m->phase = PM_SIEVE_PHASE_CLOSED;
@@ -374,7 +329,7 @@ close_with(struct pm_sieve *m, struct pm_buf *out, const char *text)
 static int
 answer(struct pm_sieve *m, struct pm_buf *out, const char *text)
 {
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	end_command(m);
 	return R_CONT;
@@ -392,7 +347,7 @@ bad_command(struct pm_sieve *m, struct pm_buf *out)
 			m->bad++;
 		return r;
 	}
-	if (line(out, err_text[E_BAD]) < 0)
+	if (pm_buf_append_line(out, err_text[E_BAD]) < 0)
 		return R_NOSPC;
 	m->bad++;
 	end_command(m);
@@ -447,108 +402,33 @@ command_lookup(const char *name, size_t n)
 	return C_UNKNOWN;
 }
 
+/* ---- SASL: base64 and PLAIN (proto/sasl.h) --------------------------------- */
+
+/* The login fields a PLAIN message is split into. */
+static struct pm_sasl_plain_fields
+plain_fields(struct pm_sieve *m)
+{
+	struct pm_sasl_plain_fields f = {
+		{ m->lg.authzid, &m->lg.authzid_len, PM_SIEVE_USER_MAX },
+		{ m->lg.user, &m->lg.user_len, PM_SIEVE_USER_MAX },
+		{ m->lg.pass, &m->lg.pass_len, PM_SIEVE_PASS_MAX },
+	};
+
+	return f;
+}
+
+/* One character of a PLAIN string. A byte outside the alphabet and '=' is
+ * told apart (F_B64_CHARS): Dovecot's login process rejects those in a
+ * response with its own text before the auth process decodes it
+ * (verified). The decoder takes it too, which makes the rest invalid. */
 static void
-field_put(char *f, uint16_t *len, size_t cap, uint8_t c, uint16_t *flags)
+b64_byte(struct pm_sieve *m, uint8_t c)
 {
-	if (*len >= cap) {
-		*flags |= F_OVER;
-		return;
-	}
-	f[(*len)++] = (char)c;
-}
+	struct pm_sasl_plain_fields f = plain_fields(m);
 
-/* ---- SASL: base64 and PLAIN ----------------------------------------------- */
-
-static void
-plain_byte(struct pm_sieve *m, uint8_t b)
-{
-	if (b == 0) {
-		/* authzid NUL authcid NUL password; a third NUL fails the
-		 * login (Dovecot 2.3.19.1 refuses "pass\0extra", verified) */
-		if (m->plain_part < 3)
-			m->plain_part++;
-		return;
-	}
-	switch (m->plain_part) {
-	case 0:
-		field_put(m->lg.authzid, &m->lg.authzid_len, PM_SIEVE_USER_MAX, b, &m->flags);
-		break;
-	case 1:
-		field_put(m->lg.user, &m->lg.user_len, PM_SIEVE_USER_MAX, b, &m->flags);
-		break;
-	case 2:
-		field_put(m->lg.pass, &m->lg.pass_len, PM_SIEVE_PASS_MAX, b, &m->flags);
-		break;
-	default:
-		break;
-	}
-}
-
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 section 4 base64, padded; after a padded quad nothing may
- * follow. b64_q counts the characters of the quad, b64_pad its '='. A byte
- * outside the alphabet is told apart (F_B64_CHARS): Dovecot's login process
- * rejects those in a response with its own text before the auth process
- * decodes it (verified). */
-static void
-b64_feed(struct pm_sieve *m, uint8_t c)
-{
-	int v;
-	uint8_t i, nbytes;
-
-	if (c != '=' && b64_value(c) < 0)
-		m->flags |= F_B64_CHARS | F_B64_BAD;
-	if (m->flags & F_B64_BAD)
-		return;
-	if (m->b64_pad == 3) {		/* the padded quad was complete */
-		m->flags |= F_B64_BAD;
-		return;
-	}
-	if (c == '=') {
-		if (m->b64_q < 2) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_pad++;
-		m->b64_acc <<= 6;
-	} else {
-		v = b64_value(c);
-		if (m->b64_pad > 0) {
-			m->flags |= F_B64_BAD;
-			return;
-		}
-		m->b64_acc = (m->b64_acc << 6) | (uint32_t)v;
-	}
-	if (++m->b64_q < 4)
-		return;
-	nbytes = (uint8_t)(3 - m->b64_pad);
-	for (i = 0; i < nbytes; i++)
-		plain_byte(m, (uint8_t)(m->b64_acc >> (16 - 8 * i)));
-	m->b64_acc = 0;
-	m->b64_q = 0;
-	if (m->b64_pad > 0)
-		m->b64_pad = 3;		/* done: only the end may follow */
-}
-
-static bool
-b64_complete(const struct pm_sieve *m)
-{
-	return !(m->flags & F_B64_BAD) && m->b64_q == 0;
+	if (!pm_sasl_b64_char(c))
+		m->flags |= F_B64_CHARS;
+	pm_sasl_plain_feed(&m->b64, &m->plain, &f, c);
 }
 
 /* One content byte of the SASL string. */
@@ -564,31 +444,25 @@ sasl_byte(struct pm_sieve *m, uint8_t c)
 	if (m->tok_len < UINT16_MAX)
 		m->tok_len++;
 	if (m->flags & F_PLAIN)
-		b64_feed(m, c);
+		b64_byte(m, c);
 }
 
 /* The decoded PLAIN message is complete and valid base64. */
 static int
 plain_finish(struct pm_sieve *m, struct pm_buf *out, bool ir)
 {
-	/* mech-plain.c: exactly two NULs, then a non-empty username; an
-	 * authzid equal to the authcid is the same login (verified: "user1
-	 * NUL user1 NUL pass" logs in). Anything else fails as a bad password
-	 * would. */
-	if (m->plain_part != 2 || (m->flags & F_OVER) || m->lg.user_len == 0)
+	struct pm_sasl_plain_fields f = plain_fields(m);
+
+	/* mech-plain.c (pm_sasl_plain_finish(); verified: "user1 NUL user1
+	 * NUL pass" logs in): anything but a valid message fails as a bad
+	 * password would */
+	if (pm_sasl_plain_finish(&m->plain, &f) < 0)
 		return answer(m, out, T_AUTHFAILED);
-	m->lg.user[m->lg.user_len] = '\0';
-	m->lg.pass[m->lg.pass_len] = '\0';
-	if (m->lg.authzid_len == m->lg.user_len &&
-	    memcmp(m->lg.authzid, m->lg.user, m->lg.user_len) == 0)
-		m->lg.authzid_len = 0;
-	m->lg.authzid[m->lg.authzid_len] = '\0';
 	m->lg.mech = PM_SIEVE_MECH_PLAIN;
 	m->lg.sasl_ir = ir;
-	explicit_bzero(&m->b64_acc, sizeof(m->b64_acc));
 	m->cmd = C_UNKNOWN;
 	m->name_len = 0;
-	line_reset(m);
+	line_reset(m);	/* wipes the decoder */
 	m->flags = 0;
 	m->st = ST_NAME;
 	m->phase = PM_SIEVE_PHASE_LOGIN;
@@ -606,7 +480,7 @@ auth_line_end(struct pm_sieve *m, struct pm_buf *out)
 	if (!(m->flags & F_SASL_DONE)) {
 		/* No initial response: an empty challenge, then one response
 		 * line (verified: "" CRLF). */
-		if (line(out, "\"\"") < 0)
+		if (pm_buf_append_line(out, "\"\"") < 0)
 			return R_NOSPC;
 		wipe_secrets(m);
 		m->lg.user_len = 0;
@@ -618,7 +492,7 @@ auth_line_end(struct pm_sieve *m, struct pm_buf *out)
 	}
 	if (m->tok_len == 0 || (m->tok_len == 1 && (m->flags & F_FIRST_EQ)))
 		return answer(m, out, T_AUTHFAILED);	/* "" or "=": empty */
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "NO \"Invalid base64 data in initial response\"");
 	return plain_finish(m, out, true);
 }
@@ -635,7 +509,7 @@ resp_line_end(struct pm_sieve *m, struct pm_buf *out)
 		return answer(m, out, T_AUTHFAILED);
 	if (m->flags & F_B64_CHARS)
 		return answer(m, out, "NO \"Invalid base64 in response\"");
-	if (!b64_complete(m))
+	if (!pm_sasl_b64_complete(&m->b64))
 		return answer(m, out, "NO \"Invalid base64 data in continued response\"");
 	return plain_finish(m, out, false);
 }
@@ -765,7 +639,7 @@ arg_begin(struct pm_sieve *m, int kind)
 		wipe_secrets(m);
 		m->lg.user_len = 0;
 		m->lg.authzid_len = 0;
-		m->plain_part = 0;
+		pm_sasl_plain_reset(&m->plain);
 		return E_NONE;
 	}
 	/* AUTHENTICATE's mechanism must be a string (client-authenticate.c) */
@@ -1326,14 +1200,14 @@ int
 pm_sieve_login_failed(struct pm_sieve *m, enum pm_sieve_fail kind, const char *text,
 		      struct pm_buf *out)
 {
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int rc;
 
 	if (m->phase != PM_SIEVE_PHASE_LOGIN || !pm_buf_ok(out))
 		return -EINVAL;
 	switch (kind) {
 	case PM_SIEVE_FAIL_AUTHFAILED:
-		rc = line(out, T_AUTHFAILED);
+		rc = pm_buf_append_line(out, T_AUTHFAILED);
 		break;
 	case PM_SIEVE_FAIL_UNAVAILABLE:
 		if (text == NULL)
@@ -1345,10 +1219,10 @@ pm_sieve_login_failed(struct pm_sieve *m, enum pm_sieve_fail kind, const char *t
 	case PM_SIEVE_FAIL_VERBATIM:
 		if (!text_ok(text, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("NO ");
-		v[1] = str_piece(text);
-		v[2] = (struct piece)CRLF;
-		rc = emit(out, v, 3);
+		v[0] = pm_buf_piece_str("NO ");
+		v[1] = pm_buf_piece_str(text);
+		v[2] = pm_buf_piece_str("\r\n");
+		rc = pm_buf_append_pieces(out, v, 3);
 		break;
 	default:
 		return -EINVAL;
@@ -1372,7 +1246,7 @@ pm_sieve_login_ok(struct pm_sieve *m, const char *ok_line, struct pm_buf *out)
 	if (!text_ok(ok_line, false) || upper((uint8_t)ok_line[0]) != 'O' ||
 	    upper((uint8_t)ok_line[1]) != 'K' || (ok_line[2] != '\0' && ok_line[2] != ' '))
 		return -EINVAL;
-	rc = line(out, ok_line);
+	rc = pm_buf_append_line(out, ok_line);
 	if (rc < 0)
 		return rc;
 	wipe_secrets(m);

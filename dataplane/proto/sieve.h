@@ -169,6 +169,7 @@
 #include <stdint.h>
 
 #include "proto/buf.h"
+#include "proto/sasl.h"
 
 #define PM_SIEVE_LINE_MAX	8192u	/* bytes of one line, literals included */
 #define PM_SIEVE_USER_MAX	255u	/* bytes of the user (authcid) and of the authzid */
@@ -284,7 +285,6 @@ struct pm_sieve {
 	struct pm_sieve_params p;	/* borrowed strings */
 	struct pm_sieve_login lg;	/* the login being read / reported */
 	uint32_t bad;			/* bad commands so far */
-	uint32_t b64_acc;		/* base64: sextets of the current quad */
 	uint16_t line_len;		/* bytes of the current line so far */
 	uint16_t lit;			/* literal size being read / bytes left */
 	uint16_t tok_len;		/* bytes of the current token (saturating) */
@@ -301,9 +301,12 @@ struct pm_sieve {
 	char name[13];			/* upper-cased command name or mechanism */
 	uint8_t u8_need;		/* UTF-8: continuation bytes still due */
 	uint8_t u8_lo, u8_hi;		/* UTF-8: bounds of the next one */
-	uint8_t b64_q;			/* base64: sextets in the current quad */
-	uint8_t b64_pad;		/* base64: '=' seen */
-	uint8_t plain_part;		/* PLAIN: 0 authzid, 1 authcid, 2 password, 3 rest */
+	struct pm_sasl_plain plain;	/* PLAIN: which field the bytes go to */
+	union {
+		struct pm_sasl_b64 b64;	/* base64 of the SASL string */
+		uint32_t b64_acc;	/* b64.acc, its first member, by the name
+					 * the unit tests read */
+	};
 	char echo[PM_SIEVE_ECHO_MAX];	/* the NOOP echo string */
 };
 

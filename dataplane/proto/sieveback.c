@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/sasl.h"
 #include "proto/sieveback.h"
 
 /* The greeting line tokenizer (b->g_st). */
@@ -53,9 +54,6 @@ enum {
 
 /* What step() tells the byte loop. */
 enum step_rc { STEP_NEXT, STEP_DONE, STEP_ROOM };
-
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* ---- small helpers ---- */
 
@@ -225,7 +223,7 @@ fail(struct pm_sieveback *b, const char *reason)
 #define XCLIENT_MAX_LEN	(sizeof("XCLIENT ADDR= PORT= SESSION= TTL=\r\n") - 1 + \
 			 PM_SIEVEBACK_IP_MAX + 5 + PM_SIEVEBACK_SID_MAX + 10)
 #define AUTH_MAX_LEN	(sizeof("AUTHENTICATE \"PLAIN\" \"\"\r\n") - 1 + \
-			 4 * ((2 * PM_SIEVEBACK_USER_MAX + 2 + PM_SIEVEBACK_PASS_MAX + 2) / 3))
+			 PM_SASL_B64_LEN(2 * PM_SIEVEBACK_USER_MAX + 2 + PM_SIEVEBACK_PASS_MAX))
 _Static_assert(XCLIENT_MAX_LEN <= PM_SIEVEBACK_BACKEND_ROOM, "XCLIENT fits the room");
 _Static_assert(AUTH_MAX_LEN <= PM_SIEVEBACK_BACKEND_ROOM, "AUTHENTICATE fits the room");
 
@@ -244,51 +242,22 @@ put_xclient(struct pm_buf *o, const struct pm_sieveback *b)
 	puts_(o, "\r\n");
 }
 
-/* Byte @k of the SASL PLAIN message: authzid (the user when there is none,
- * as Dovecot's dsasl PLAIN client sends it) NUL user NUL password. */
-static uint8_t
-plain_byte(const struct pm_sieveback *b, size_t k)
-{
-	const char *z = b->authzid_len > 0 ? b->authzid : b->user;
-	size_t zlen = b->authzid_len > 0 ? b->authzid_len : b->user_len;
-
-	if (k < zlen)
-		return (uint8_t)z[k];
-	k -= zlen;
-	if (k == 0)
-		return 0;
-	k--;
-	if (k < b->user_len)
-		return (uint8_t)b->user[k];
-	k -= b->user_len;
-	if (k == 0)
-		return 0;
-	return (uint8_t)b->password[k - 1];
-}
-
 /* AUTHENTICATE "PLAIN" "<base64>" (proxy_write_auth()); base64 needs no
- * escaping between quotes. The password is wiped once written. */
+ * escaping between quotes. The message is authzid NUL user NUL password,
+ * the authzid the user when there is none, as Dovecot's dsasl PLAIN client
+ * sends it; proto/sasl.h encodes it in place. The password is wiped once
+ * written. */
 static void
 put_auth(struct pm_buf *o, struct pm_sieveback *b)
 {
-	size_t zlen = b->authzid_len > 0 ? b->authzid_len : b->user_len;
-	size_t len = zlen + 1 + b->user_len + 1 + b->pass_len;
-	size_t k;
+	const struct pm_sasl_plain_msg m = {
+		b->authzid_len > 0 ? b->authzid : b->user,
+		b->authzid_len > 0 ? b->authzid_len : b->user_len,
+		b->user, b->user_len, b->password, b->pass_len,
+	};
 
 	puts_(o, "AUTHENTICATE \"PLAIN\" \"");
-	for (k = 0; k < len; k += 3) {
-		uint32_t v = (uint32_t)plain_byte(b, k) << 16;
-		size_t left = len - k;
-
-		if (left > 1)
-			v |= (uint32_t)plain_byte(b, k + 1) << 8;
-		if (left > 2)
-			v |= plain_byte(b, k + 2);
-		o->p[o->len++] = (uint8_t)b64_alphabet[(v >> 18) & 63];
-		o->p[o->len++] = (uint8_t)b64_alphabet[(v >> 12) & 63];
-		o->p[o->len++] = left > 1 ? (uint8_t)b64_alphabet[(v >> 6) & 63] : '=';
-		o->p[o->len++] = left > 2 ? (uint8_t)b64_alphabet[v & 63] : '=';
-	}
+	o->len += pm_sasl_plain_encode(o->p + o->len, &m);
 	puts_(o, "\"\r\n");
 	wipe_password(b);
 }

@@ -12,7 +12,7 @@
  * what the trailing blanks did, which is how lib-smtp's parser trims them
  * before anything looks at the parameters.
  *
- * Atomicity: every reply is appended in one all-or-nothing emit() before
+ * Atomicity: every reply is appended in one all-or-nothing append before
  * the state it answers is left, and what a byte did before its reply is
  * either idempotent (the snapshot restore, the checks) or undone (the line
  * count in step()). So when out has no room (R_NOSPC) the caller can feed
@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proto/sasl.h"
 #include "proto/submission.h"
 
 /* Lexer states (m->st). */
@@ -75,8 +76,7 @@ enum {
 #define A_NONBLANK	0x0002u	/* a parameter byte other than SP and HT */
 #define A_DOM_OVER	0x0004u	/* HELO/EHLO parameter longer than m->dom */
 #define A_B64_CHAR	0x0008u	/* a byte outside the base64 alphabet and '=' */
-#define A_B64_BAD	0x0010u	/* not valid padded base64 */
-#define A_OVER		0x0020u	/* a decoded field over its bound */
+#define A_OVER		0x0020u	/* a decoded LOGIN field over its bound */
 #define A_NUL		0x0040u	/* LOGIN: a NUL in the decoded field */
 #define A_FIRST_STAR	0x0080u	/* the response (token) starts with '*' */
 #define A_FIRST_EQ	0x0100u	/* the initial response (token) starts with '=' */
@@ -86,14 +86,6 @@ enum {
 enum { R_CONT, R_LOGIN, R_CLOSE, R_NOSPC };
 
 #define DOM_CAP		(PM_SUBMISSION_DOMAIN_MAX + 1u)	/* bytes kept of a HELO parameter */
-
-struct piece {
-	const char *s;
-	size_t n;
-};
-
-#define PIECE(lit)	{ (lit), sizeof(lit) - 1 }
-#define CRLF		PIECE("\r\n")
 
 /* Texts (see proto/submission.h for where each one was seen). */
 #define T_UNKNOWN	"500 5.5.1 Unknown command"
@@ -136,41 +128,6 @@ _Static_assert(PM_SUBMISSION_AUTH_LINE_MAX < UINT16_MAX && PM_SUBMISSION_LINE_MA
 
 /* ---- output -------------------------------------------------------------- */
 
-/* Append all pieces or nothing. */
-static int
-emit(struct pm_buf *out, const struct piece *v, size_t cnt)
-{
-	size_t need = 0, i;
-
-	for (i = 0; i < cnt; i++)
-		need += v[i].n;
-	if (pm_buf_room(out) < need)
-		return -ENOSPC;
-	for (i = 0; i < cnt; i++) {
-		if (v[i].n > 0)
-			memcpy(out->p + out->len, v[i].s, v[i].n);
-		out->len += v[i].n;
-	}
-	return 0;
-}
-
-static struct piece
-str_piece(const char *s)
-{
-	struct piece pc = { s, strlen(s) };
-
-	return pc;
-}
-
-/* "<text>\r\n" */
-static int
-line(struct pm_buf *out, const char *text)
-{
-	struct piece v[] = { str_piece(text), CRLF };
-
-	return emit(out, v, 2);
-}
-
 /* ---- state resets --------------------------------------------------------- */
 
 /* Forget the secrets of the exchange in progress. */
@@ -179,8 +136,10 @@ wipe_secrets(struct pm_submission *m)
 {
 	explicit_bzero(m->lg.pass, sizeof(m->lg.pass));
 	m->lg.pass_len = 0;
-	explicit_bzero(&m->a.b64_acc, sizeof(m->a.b64_acc));
-	explicit_bzero(&m->snap.b64_acc, sizeof(m->snap.b64_acc));
+	/* the accumulators only: unlike the other machines, the position in
+	 * the quad stays (pm_sasl_b64_wipe() would reset it) */
+	explicit_bzero(&m->a.b64.acc, sizeof(m->a.b64.acc));
+	explicit_bzero(&m->snap.b64.acc, sizeof(m->snap.b64.acc));
 	m->a.pass_len = 0;
 	m->snap.pass_len = 0;
 }
@@ -223,10 +182,10 @@ auth_end(struct pm_submission *m)
 static int
 too_many(struct pm_submission *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("421 4.7.0 "), str_piece(m->p.hostname),
-			     PIECE(" Too many invalid commands."), CRLF };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("421 4.7.0 "), pm_buf_piece_str(m->p.hostname),
+			     PM_BUF_PIECE(" Too many invalid commands."), PM_BUF_CRLF };
 
-	if (emit(out, v, 4) < 0)
+	if (pm_buf_append_pieces(out, v, 4) < 0)
 		return R_NOSPC;
 	if (m->bad < UINT32_MAX)
 		m->bad++;
@@ -253,12 +212,12 @@ final(struct pm_submission *m, struct pm_buf *out, const char *text)
 	if (code_is_bad(text)) {
 		if (m->bad >= m->p.max_bad)
 			return too_many(m, out);
-		if (line(out, text) < 0)
+		if (pm_buf_append_line(out, text) < 0)
 			return R_NOSPC;
 		m->bad++;
 		return R_CONT;
 	}
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	m->bad = 0;
 	return R_CONT;
@@ -373,23 +332,29 @@ mech_id(const struct pm_submission *m)
 	return MECH_OTHER;
 }
 
-static void
-field_put(char *f, uint16_t *len, size_t cap, uint8_t c, uint16_t *flags)
-{
-	if (*len >= cap) {
-		*flags |= A_OVER;
-		return;
-	}
-	f[(*len)++] = (char)c;
-}
+/* ---- SASL: base64 and the mechanisms (proto/sasl.h) -------------------------- */
 
-/* ---- SASL: base64 and the mechanisms --------------------------------------- */
+/* The login fields a PLAIN message is split into (their lengths are the
+ * line's, in m->a, until the login commits them). */
+static struct pm_sasl_plain_fields
+plain_fields(struct pm_submission *m)
+{
+	struct pm_sasl_plain_fields f = {
+		{ m->lg.authzid, &m->a.authzid_len, PM_SUBMISSION_USER_MAX },
+		{ m->lg.user, &m->a.user_len, PM_SUBMISSION_USER_MAX },
+		{ m->lg.pass, &m->a.pass_len, PM_SUBMISSION_PASS_MAX },
+	};
+
+	return f;
+}
 
 /* One decoded byte, into the field the exchange fills. */
 static void
 sasl_byte(struct pm_submission *m, int target, uint8_t b)
 {
 	struct pm_submission_arg *a = &m->a;
+	struct pm_sasl_plain_fields f;
+	int rc;
 
 	if (target == S_LOGIN_USER || target == S_LOGIN_PASS) {
 		if (b == 0) {
@@ -397,99 +362,45 @@ sasl_byte(struct pm_submission *m, int target, uint8_t b)
 			return;
 		}
 		if (target == S_LOGIN_USER)
-			field_put(m->lg.user, &a->user_len, PM_SUBMISSION_USER_MAX, b, &a->flags);
+			rc = pm_sasl_field_put(m->lg.user, &a->user_len, PM_SUBMISSION_USER_MAX, b);
 		else
-			field_put(m->lg.pass, &a->pass_len, PM_SUBMISSION_PASS_MAX, b, &a->flags);
+			rc = pm_sasl_field_put(m->lg.pass, &a->pass_len, PM_SUBMISSION_PASS_MAX, b);
+		if (rc < 0)
+			a->flags |= A_OVER;
 		return;
 	}
-	/* PLAIN: authzid NUL authcid NUL password; a third NUL makes the
-	 * message invalid (mech-plain.c counts every NUL). */
-	if (b == 0) {
-		if (a->plain_part < 3)
-			a->plain_part++;
-		return;
-	}
-	switch (a->plain_part) {
-	case 0:
-		field_put(m->lg.authzid, &a->authzid_len, PM_SUBMISSION_USER_MAX, b, &a->flags);
-		break;
-	case 1:
-		field_put(m->lg.user, &a->user_len, PM_SUBMISSION_USER_MAX, b, &a->flags);
-		break;
-	case 2:
-		field_put(m->lg.pass, &a->pass_len, PM_SUBMISSION_PASS_MAX, b, &a->flags);
-		break;
-	default:
-		break;
-	}
+	f = plain_fields(m);
+	pm_sasl_plain_put(&a->plain, &f, b);
 }
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict RFC 4648 section 4 base64, padded; after a padded quad nothing may
- * follow. A byte outside the alphabet and '=' is A_B64_CHAR, a misplaced
- * '=' or alphabet byte A_B64_BAD; either stops the decoding. */
+/* One base64 character for @target. A byte outside the alphabet and '=' is
+ * A_B64_CHAR (Dovecot's "Invalid base64 in response") and stops the
+ * decoding, as the decoder's own verdict does. */
 static void
 b64_feed(struct pm_submission *m, int target, uint8_t c)
 {
 	struct pm_submission_arg *a = &m->a;
-	uint8_t i, nbytes;
-	int v;
+	unsigned int i, n;
+	uint8_t dec[3];
 
-	if (c != '=' && b64_value(c) < 0) {
+	if (!pm_sasl_b64_char(c)) {
 		a->flags |= A_B64_CHAR;
 		return;
 	}
-	if (a->flags & (A_B64_CHAR | A_B64_BAD))
+	if (a->flags & A_B64_CHAR)
 		return;
-	if (a->b64_pad == 3) {		/* the padded quad was complete */
-		a->flags |= A_B64_BAD;
+	n = pm_sasl_b64_feed(&a->b64, c, dec);
+	if (n == 0)
 		return;
-	}
-	if (c == '=') {
-		if (a->b64_q < 2) {
-			a->flags |= A_B64_BAD;
-			return;
-		}
-		a->b64_pad++;
-		a->b64_acc <<= 6;
-	} else {
-		v = b64_value(c);
-		if (a->b64_pad > 0) {
-			a->flags |= A_B64_BAD;
-			return;
-		}
-		a->b64_acc = (a->b64_acc << 6) | (uint32_t)v;
-	}
-	if (++a->b64_q < 4)
-		return;
-	nbytes = (uint8_t)(3 - a->b64_pad);
-	for (i = 0; i < nbytes; i++)
-		sasl_byte(m, target, (uint8_t)(a->b64_acc >> (16 - 8 * i)));
-	a->b64_acc = 0;
-	a->b64_q = 0;
-	if (a->b64_pad > 0)
-		a->b64_pad = 3;		/* done: only the end of line may follow */
+	for (i = 0; i < n; i++)
+		sasl_byte(m, target, dec[i]);
+	explicit_bzero(dec, sizeof(dec));
 }
 
 static bool
 b64_ok(const struct pm_submission_arg *a)
 {
-	return !(a->flags & (A_B64_CHAR | A_B64_BAD)) && a->b64_q == 0;
+	return !(a->flags & A_B64_CHAR) && pm_sasl_b64_complete(&a->b64);
 }
 
 /* The decoded fields become the login's. */
@@ -512,8 +423,8 @@ login(struct pm_submission *m, int mech, bool ir)
 	m->lg.mech = mech == MECH_PLAIN ? PM_SUBMISSION_MECH_PLAIN : PM_SUBMISSION_MECH_LOGIN;
 	if (mech == MECH_PLAIN)
 		m->lg.sasl_ir = ir;	/* LOGIN: set when the user arrived */
-	explicit_bzero(&m->a.b64_acc, sizeof(m->a.b64_acc));
-	explicit_bzero(&m->snap.b64_acc, sizeof(m->snap.b64_acc));
+	explicit_bzero(&m->a.b64.acc, sizeof(m->a.b64.acc));
+	explicit_bzero(&m->snap.b64.acc, sizeof(m->snap.b64.acc));
 	m->step = S_NONE;
 	lexer_reset(m);
 	m->phase = PM_SUBMISSION_PHASE_LOGIN;
@@ -524,16 +435,12 @@ login(struct pm_submission *m, int mech, bool ir)
 static int
 plain_finish(struct pm_submission *m, struct pm_buf *out, bool ir)
 {
-	struct pm_submission_arg *a = &m->a;
+	struct pm_sasl_plain_fields f = plain_fields(m);
 
-	/* mech-plain.c: exactly two NULs needed, then a non-empty username
-	 * (auth_request_set_username()); an authzid equal to the authcid is
-	 * the same login. Anything else fails as a bad password would. */
-	if (a->plain_part != 2 || (a->flags & A_OVER) || a->user_len == 0)
+	/* mech-plain.c (pm_sasl_plain_finish()): anything but a valid
+	 * message fails as a bad password would */
+	if (pm_sasl_plain_finish(&m->a.plain, &f) < 0)
 		return answer(m, out, T_AUTHFAILED);
-	if (a->authzid_len == a->user_len &&
-	    memcmp(m->lg.authzid, m->lg.user, a->user_len) == 0)
-		a->authzid_len = 0;
 	return login(m, MECH_PLAIN, ir);
 }
 
@@ -556,7 +463,7 @@ resp_start(struct pm_submission *m, uint8_t step)
 static int
 challenge(struct pm_submission *m, struct pm_buf *out, const char *text, uint8_t step)
 {
-	if (line(out, text) < 0)
+	if (pm_buf_append_line(out, text) < 0)
 		return R_NOSPC;
 	resp_start(m, step);
 	return R_CONT;
@@ -871,9 +778,10 @@ helo_line_end(struct pm_submission *m, struct pm_buf *out)
 	if (ehlo) {
 		rc = ehlo_reply(m, out);
 	} else {
-		struct piece v[] = { PIECE("250 "), str_piece(m->p.hostname), CRLF };
+		struct pm_buf_piece v[] = { PM_BUF_PIECE("250 "), pm_buf_piece_str(m->p.hostname),
+					    PM_BUF_CRLF };
 
-		rc = emit(out, v, 3);
+		rc = pm_buf_append_pieces(out, v, 3);
 	}
 	if (rc < 0)
 		return R_NOSPC;
@@ -892,7 +800,7 @@ static int
 noop_line_end(struct pm_submission *m, struct pm_buf *out)
 {
 	const char *why;
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int r;
 
 	switch (m->a.sub) {
@@ -916,10 +824,10 @@ noop_line_end(struct pm_submission *m, struct pm_buf *out)
 	}
 	if (m->bad >= m->p.max_bad)
 		return too_many(m, out);
-	v[0] = (struct piece)PIECE(T_NOOP_PREFIX);
-	v[1] = str_piece(why);
-	v[2] = (struct piece)CRLF;
-	r = emit(out, v, 3);
+	v[0] = pm_buf_piece_str(T_NOOP_PREFIX);
+	v[1] = pm_buf_piece_str(why);
+	v[2] = pm_buf_piece_str("\r\n");
+	r = pm_buf_append_pieces(out, v, 3);
 	if (r < 0)
 		return R_NOSPC;
 	m->bad++;
@@ -981,7 +889,7 @@ finish_line(struct pm_submission *m, struct pm_buf *out)
 	case C_QUIT:
 		if (m->a.flags & A_NONBLANK)
 			return answer(m, out, T_BAD_PARAMS);
-		if (line(out, T_BYE) < 0)
+		if (pm_buf_append_line(out, T_BYE) < 0)
 			return R_NOSPC;
 		lexer_reset(m);
 		m->phase = PM_SUBMISSION_PHASE_CLOSED;
@@ -1273,14 +1181,15 @@ pm_submission_init(struct pm_submission *m, const struct pm_submission_params *p
 int
 pm_submission_greet(struct pm_submission *m, struct pm_buf *out)
 {
-	struct piece v[] = { PIECE("220 "), str_piece(m->p.hostname), PIECE(" "),
-			     str_piece(m->p.greeting), CRLF };
+	struct pm_buf_piece v[] = { PM_BUF_PIECE("220 "), pm_buf_piece_str(m->p.hostname),
+				    PM_BUF_PIECE(" "), pm_buf_piece_str(m->p.greeting),
+				    PM_BUF_CRLF };
 
 	if (!pm_buf_ok(out) || m->phase != PM_SUBMISSION_PHASE_COMMANDS)
 		return -EINVAL;
 	if (v[3].n == 0)
 		v[2].n = 0;	/* no greeting text: no trailing space */
-	return emit(out, v, 5);
+	return pm_buf_append_pieces(out, v, 5);
 }
 
 enum pm_submission_status
@@ -1354,26 +1263,26 @@ int
 pm_submission_login_failed(struct pm_submission *m, enum pm_submission_fail kind,
 			   const char *text, struct pm_buf *out)
 {
-	struct piece v[3];
+	struct pm_buf_piece v[3];
 	int rc;
 
 	if (m->phase != PM_SUBMISSION_PHASE_LOGIN || !pm_buf_ok(out))
 		return -EINVAL;
 	switch (kind) {
 	case PM_SUBMISSION_FAIL_AUTHFAILED:
-		v[0] = (struct piece)PIECE(T_AUTHFAILED);
-		v[1] = (struct piece)CRLF;
-		rc = emit(out, v, 2);
+		v[0] = pm_buf_piece_str(T_AUTHFAILED);
+		v[1] = pm_buf_piece_str("\r\n");
+		rc = pm_buf_append_pieces(out, v, 2);
 		break;
 	case PM_SUBMISSION_FAIL_UNAVAILABLE:
 		if (text == NULL)
 			text = PM_SUBMISSION_DEFAULT_UNAVAILABLE;
 		if (!text_ok(text, PM_SUBMISSION_TEXT_MAX, false))
 			return -EINVAL;
-		v[0] = (struct piece)PIECE("454 4.7.0 ");
-		v[1] = str_piece(text);
-		v[2] = (struct piece)CRLF;
-		rc = emit(out, v, 3);
+		v[0] = pm_buf_piece_str("454 4.7.0 ");
+		v[1] = pm_buf_piece_str(text);
+		v[2] = pm_buf_piece_str("\r\n");
+		rc = pm_buf_append_pieces(out, v, 3);
 		break;
 	case PM_SUBMISSION_FAIL_VERBATIM:
 		if (text == NULL || !reply_line_ok(text, 400, 599))
@@ -1387,7 +1296,7 @@ pm_submission_login_failed(struct pm_submission *m, enum pm_submission_fail kind
 				m->phase = PM_SUBMISSION_PHASE_COMMANDS;
 			return 0;
 		}
-		rc = line(out, text);
+		rc = pm_buf_append_line(out, text);
 		if (rc == 0 && memcmp(text, "421", 3) == 0) {
 			/* lib-smtp closes the connection after a 421 */
 			m->bad = 0;
@@ -1418,7 +1327,7 @@ pm_submission_login_ok(struct pm_submission *m, const char *text, struct pm_buf 
 		text = T_LOGGED_IN;
 	if (!reply_line_ok(text, 235, 235))
 		return -EINVAL;
-	rc = line(out, text);
+	rc = pm_buf_append_line(out, text);
 	if (rc < 0)
 		return rc;
 	m->bad = 0;

@@ -177,6 +177,7 @@
 #include <stdint.h>
 
 #include "proto/buf.h"
+#include "proto/sasl.h"
 
 #define PM_SUBMISSION_LINE_MAX		4096u	/* bytes of a command line, CRLF included */
 #define PM_SUBMISSION_AUTH_LINE_MAX	8192u	/* bytes of a SASL response line before CRLF */
@@ -292,10 +293,12 @@ struct pm_submission_arg {
 	uint8_t tok;		/* AUTH: 0 mechanism, 1 initial response, 2 more */
 	uint8_t mech_len;	/* AUTH: mechanism bytes kept */
 	uint8_t sub;		/* NOOP string / LOGIN step sub-state */
-	uint8_t b64_q;		/* base64: sextets in the current quad */
-	uint8_t b64_pad;	/* base64: '=' seen (3: quad closed) */
-	uint8_t plain_part;	/* PLAIN: 0 authzid, 1 authcid, 2 password, 3 rest */
-	uint32_t b64_acc;	/* base64: sextets of the current quad */
+	struct pm_sasl_plain plain;	/* PLAIN: which field the bytes go to */
+	union {
+		struct pm_sasl_b64 b64;	/* base64 of the SASL data */
+		uint32_t b64_acc;	/* b64.acc, its first member, by the name
+					 * the unit tests read */
+	};
 };
 
 /*

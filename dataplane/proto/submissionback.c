@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/sasl.h"
 #include "proto/submissionback.h"
 
 /* The reply lexer. */
@@ -59,9 +60,6 @@ enum step_rc { STEP_NEXT, STEP_DONE, STEP_ROOM };
 #define XCLIENT_LINE_MAX	512u	/* proxy_send_xclient_more_data() */
 #define AUTH_LINE_MAX		510u	/* SMTP_BASE_LINE_LENGTH_LIMIT (512 - 2) */
 
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* The longest single write: the XCLIENT lines (HELO alone over 512 bytes,
  * then the rest) with the second EHLO, or the deferred initial response. */
 #define XATTR_MAX	(sizeof(" SESSION=") - 1 + 3u * PM_SUBMISSIONBACK_DOMAIN_MAX)
@@ -72,7 +70,7 @@ _Static_assert(2u * (sizeof("XCLIENT") - 1 + XATTR_MAX + 2u) +
 		       PM_SUBMISSIONBACK_DOMAIN_MAX + 2u <= PM_SUBMISSIONBACK_BACKEND_ROOM,
 	       "the XCLIENT write fits PM_SUBMISSIONBACK_BACKEND_ROOM");
 #define PLAIN_MAX	(2u * PM_SUBMISSIONBACK_USER_MAX + 2u + PM_SUBMISSIONBACK_PASS_MAX)
-_Static_assert(4u * ((PLAIN_MAX + 2u) / 3u) + 2u <= PM_SUBMISSIONBACK_BACKEND_ROOM,
+_Static_assert(PM_SASL_B64_LEN(PLAIN_MAX) + 2u <= PM_SUBMISSIONBACK_BACKEND_ROOM,
 	       "the initial response fits PM_SUBMISSIONBACK_BACKEND_ROOM");
 _Static_assert(PM_SUBMISSIONBACK_LINE_MAX < UINT16_MAX, "line_len is 16 bits");
 
@@ -126,57 +124,28 @@ xtext(char *dst, const char *s, size_t len)
 	return k;
 }
 
-/* The bytes of the SASL PLAIN message authzid NUL user NUL password: the
- * authzid is the user itself when none was given (Dovecot's dsasl PLAIN
- * with authzid = proxy user, verified). */
-static size_t
-plain_len(const struct pm_submissionback *b)
+/* The SASL PLAIN message authzid NUL user NUL password: the authzid is the
+ * user itself when none was given (Dovecot's dsasl PLAIN with authzid =
+ * proxy user, verified). */
+static struct pm_sasl_plain_msg
+plain_msg(const struct pm_submissionback *b)
 {
-	size_t az = b->authzid_len > 0 ? b->authzid_len : b->user_len;
+	struct pm_sasl_plain_msg m = {
+		b->authzid_len > 0 ? b->authzid : b->user,
+		b->authzid_len > 0 ? b->authzid_len : b->user_len,
+		b->user, b->user_len, b->password, b->pass_len,
+	};
 
-	return az + 1 + b->user_len + 1 + b->pass_len;
+	return m;
 }
 
-static uint8_t
-plain_byte(const struct pm_submissionback *b, size_t k)
-{
-	const char *az = b->authzid_len > 0 ? b->authzid : b->user;
-	size_t az_len = b->authzid_len > 0 ? b->authzid_len : b->user_len;
-
-	if (k < az_len)
-		return (uint8_t)az[k];
-	k -= az_len;
-	if (k == 0)
-		return 0;
-	k--;
-	if (k < b->user_len)
-		return (uint8_t)b->user[k];
-	k -= b->user_len;
-	if (k == 0)
-		return 0;
-	return (uint8_t)b->password[k - 1];
-}
-
-/* base64 (RFC 4648 section 4, padded) of the PLAIN message, without a copy
- * of it in between. */
+/* Its base64 (proto/sasl.h: read in place, no copy of it in between). */
 static void
 put_plain_b64(struct pm_buf *o, const struct pm_submissionback *b)
 {
-	size_t len = plain_len(b), k;
+	const struct pm_sasl_plain_msg m = plain_msg(b);
 
-	for (k = 0; k < len; k += 3) {
-		uint32_t v = (uint32_t)plain_byte(b, k) << 16;
-		size_t left = len - k;
-
-		if (left > 1)
-			v |= (uint32_t)plain_byte(b, k + 1) << 8;
-		if (left > 2)
-			v |= plain_byte(b, k + 2);
-		o->p[o->len++] = (uint8_t)b64_alphabet[(v >> 18) & 63];
-		o->p[o->len++] = (uint8_t)b64_alphabet[(v >> 12) & 63];
-		o->p[o->len++] = left > 1 ? (uint8_t)b64_alphabet[(v >> 6) & 63] : '=';
-		o->p[o->len++] = left > 2 ? (uint8_t)b64_alphabet[v & 63] : '=';
-	}
+	o->len += pm_sasl_plain_encode(o->p + o->len, &m);
 }
 
 static void
@@ -306,7 +275,8 @@ send_xclient(struct pm_submissionback *b, struct pm_buf *o)
 static enum step_rc
 send_auth(struct pm_submissionback *b, struct pm_buf *o)
 {
-	size_t b64 = 4 * ((plain_len(b) + 2) / 3);
+	const struct pm_sasl_plain_msg m = plain_msg(b);
+	size_t b64 = pm_sasl_plain_encode_len(&m);
 
 	if (!b->cap_auth)
 		return finish(b, PM_SUBMISSIONBACK_SERVERBUG,

@@ -23,6 +23,7 @@
 
 #include "proto/pop3back.h"
 #include "testrand.h"
+#include "prototest.h"
 
 #define TEST_SEED 0x90b3bac4u
 #define OUT_CAP (1u << 16)
@@ -79,19 +80,6 @@ static void
 run_free(struct run *r)
 {
 	free(r->tb);
-}
-
-static bool
-all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] != 0)
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -170,7 +158,7 @@ dialogue(const struct pm_pop3back_params *p, const void *in, size_t n, bool clos
 {
 	static uint32_t rs;
 	struct run o;
-	size_t chunk, t, cuts[8], ncuts, k;
+	size_t chunk, t, cuts[8], ncuts;
 
 	if (rs == 0)
 		rs = pm_test_seed("pop3back random splits", TEST_SEED);
@@ -183,19 +171,7 @@ dialogue(const struct pm_pop3back_params *p, const void *in, size_t n, bool clos
 		run_free(&o);
 	}
 	for (t = 0; n > 1 && t < 64; t++) {
-		ncuts = xorshift32(&rs) % 8;
-		for (k = 0; k < ncuts; k++)
-			cuts[k] = 1 + xorshift32(&rs) % (n - 1);
-		/* sort the few cuts */
-		for (k = 1; k < ncuts; k++) {
-			size_t v = cuts[k], j = k;
-
-			while (j > 0 && cuts[j - 1] > v) {
-				cuts[j] = cuts[j - 1];
-				j--;
-			}
-			cuts[j] = v;
-		}
+		ncuts = random_cuts(&rs, n, cuts);
 		run_init(&o);
 		run_cuts(p, in, n, cuts, ncuts, close, &o);
 		assert_same_run(r, &o, 0);
@@ -204,14 +180,6 @@ dialogue(const struct pm_pop3back_params *p, const void *in, size_t n, bool clos
 }
 
 #define DIALOGUE(p, s, close, r) dialogue((p), (s), sizeof(s) - 1, (close), (r))
-
-static void
-assert_bytes(const uint8_t *got, size_t len, const char *want)
-{
-	if (len != strlen(want) || memcmp(got, want, len) != 0)
-		fail_msg("got %zu bytes \"%.*s\"\nwant %zu bytes \"%s\"", len, (int)len,
-			 (const char *)got, strlen(want), want);
-}
 
 /* ---- golden dialogues ---- */
 

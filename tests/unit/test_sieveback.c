@@ -24,6 +24,7 @@
 
 #include "proto/sieveback.h"
 #include "testrand.h"
+#include "prototest.h"
 
 #define TEST_SEED 0x5eb5c0deu
 #define OUT_CAP (1u << 17)
@@ -90,19 +91,6 @@ static void
 run_free(struct run *r)
 {
 	free(r->tb);
-}
-
-static bool
-all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] != 0)
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -177,7 +165,7 @@ assert_same_run(const struct run *a, const struct run *b, size_t chunk)
  * then every 61st; for inputs over 4 KiB (the bounds tests) every size up to
  * 32, then every 997th, to stay fast under ASan at -O0. */
 static size_t
-next_chunk(size_t k, size_t n)
+dialogue_next_chunk(size_t k, size_t n)
 {
 	if (n > 4096)
 		return k < 32 ? k + 1 : k + 997;
@@ -194,32 +182,20 @@ dialogue(const struct pm_sieveback_params *p, const void *in, size_t n, bool clo
 {
 	static uint32_t rs;
 	struct run o;
-	size_t chunk, t, cuts[8], ncuts, k;
+	size_t chunk, t, cuts[8], ncuts;
 
 	if (rs == 0)
 		rs = pm_test_seed("sieveback random splits", TEST_SEED);
 	run_init(r);
 	run_chunk(p, in, n, n > 0 ? n : 1, close, r);
-	for (chunk = 1; chunk < n; chunk = next_chunk(chunk, n)) {
+	for (chunk = 1; chunk < n; chunk = dialogue_next_chunk(chunk, n)) {
 		run_init(&o);
 		run_chunk(p, in, n, chunk, close, &o);
 		assert_same_run(r, &o, chunk);
 		run_free(&o);
 	}
 	for (t = 0; n > 1 && t < 64; t++) {
-		ncuts = xorshift32(&rs) % 8;
-		for (k = 0; k < ncuts; k++)
-			cuts[k] = 1 + xorshift32(&rs) % (n - 1);
-		/* sort the few cuts */
-		for (k = 1; k < ncuts; k++) {
-			size_t v = cuts[k], j = k;
-
-			while (j > 0 && cuts[j - 1] > v) {
-				cuts[j] = cuts[j - 1];
-				j--;
-			}
-			cuts[j] = v;
-		}
+		ncuts = random_cuts(&rs, n, cuts);
 		run_init(&o);
 		run_cuts(p, in, n, cuts, ncuts, close, &o);
 		assert_same_run(r, &o, 0);
@@ -228,14 +204,6 @@ dialogue(const struct pm_sieveback_params *p, const void *in, size_t n, bool clo
 }
 
 #define DIALOGUE(p, s, close, r) dialogue((p), (s), sizeof(s) - 1, (close), (r))
-
-static void
-assert_bytes(const uint8_t *got, size_t len, const char *want)
-{
-	if (len != strlen(want) || memcmp(got, want, len) != 0)
-		fail_msg("got %zu bytes \"%.*s\"\nwant %zu bytes \"%s\"", len, (int)len,
-			 (const char *)got, strlen(want), want);
-}
 
 /* Run @in and check the status and, for a result, that nothing but the
  * login went out and every credential is gone. */

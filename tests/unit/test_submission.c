@@ -32,11 +32,9 @@
 
 #include "proto/submission.h"
 #include "testrand.h"
+#include "prototest.h"
 
 #define TEST_SEED 0x5b3150c0u
-#define TRANSCRIPT_MAX (1u << 20)
-#define EVLOG_MAX (1u << 16)
-#define LONG_INPUT 2048u
 
 #define HOST "lab-a.example"
 #define GREET "220 " HOST " Dovecot (Debian) ready.\r\n"
@@ -68,98 +66,6 @@ struct act {
 	enum act_kind kind;
 	const char *text;	/* A_FAIL_UNAVAIL, A_FAIL_VERBATIM, A_OK */
 };
-
-struct result {
-	char *out;		/* transcript */
-	size_t out_len;
-	char *ev;		/* event log */
-	size_t ev_len;
-};
-
-static void
-res_init(struct result *r)
-{
-	r->out = malloc(TRANSCRIPT_MAX);
-	r->ev = malloc(EVLOG_MAX);
-	assert_non_null(r->out);
-	assert_non_null(r->ev);
-	r->out_len = 0;
-	r->ev_len = 0;
-}
-
-static void
-res_free(struct result *r)
-{
-	free(r->out);
-	free(r->ev);
-}
-
-static void
-ev_printf(struct result *r, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(r->ev + r->ev_len, EVLOG_MAX - r->ev_len, fmt, ap);
-	va_end(ap);
-	assert_true(k >= 0 && (size_t)k < EVLOG_MAX - r->ev_len);
-	r->ev_len += (size_t)k;
-}
-
-/* Bytes of a login field, escaped so the log is one line per event. */
-static void
-ev_field(struct result *r, const char *name, const char *s, size_t n)
-{
-	size_t i;
-
-	assert_int_equal(strlen(s), n);
-	ev_printf(r, " %s=", name);
-	for (i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)s[i];
-
-		if (c >= 0x21 && c < 0x7f && c != '\\')
-			ev_printf(r, "%c", c);
-		else
-			ev_printf(r, "\\x%02x", c);
-	}
-}
-
-/*
- * The out buffer as the tests use it. In stingy mode (outcap 0) a sentinel
- * byte stays at its front, so it is never empty, and it is given no room
- * before each call: every reply first fails (PM_SUBMISSION_FULL, -ENOSPC),
- * then the harness drains, gives room and retries that one byte, which
- * checks that a failed reply leaves the machine as if the byte had never
- * come.
- */
-struct tout {
-	struct pm_buf b;
-	size_t base;		/* 1 in stingy mode: the sentinel */
-	size_t memsize;
-	bool stingy;
-};
-
-/* "Send" what out holds: move it to the transcript. */
-static void
-drain(struct result *r, struct tout *o)
-{
-	size_t n = o->b.len - o->base;
-
-	assert_true(r->out_len + n <= TRANSCRIPT_MAX);
-	memcpy(r->out + r->out_len, o->b.p + o->base, n);
-	r->out_len += n;
-	o->b.len = o->base;
-	o->b.cap = o->memsize;
-}
-
-/* Before a call: in stingy mode, no room at all. */
-static void
-squeeze(struct tout *o)
-{
-	if (o->stingy)
-		o->b.cap = o->b.len;
-}
 
 static void
 apply(struct pm_submission *m, const struct act *a, struct tout *o, struct result *r)
@@ -318,29 +224,6 @@ run(const struct pm_submission_params *p, const void *input, size_t n, size_t ch
 	free(mem);
 	free(m);
 	return k;
-}
-
-static void
-assert_same(const char *what, size_t chunk, size_t outcap, const char *got, size_t got_len,
-	    const char *want, size_t want_len)
-{
-	if (got_len == want_len && memcmp(got, want, want_len) == 0)
-		return;
-	print_error("%s differs (chunk %zu, out %zu)\n--- want (%zu bytes)\n%.*s\n--- got (%zu "
-		    "bytes)\n%.*s\n",
-		    what, chunk, outcap, want_len, (int)want_len, want, got_len, (int)got_len, got);
-	fail();
-}
-
-/* Next chunk size to try after @k for an input of @n bytes. */
-static size_t
-next_chunk(size_t k, size_t n)
-{
-	if (n <= LONG_INPUT || k < 256)
-		return k + 1;
-	if (k + 97 < n)
-		return k + 97;
-	return k < n ? n : n + 1;
 }
 
 static void
