@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "proto/imapback.h"
+#include "proto/backparams.h"
 #include "proto/sasl.h"
 
 #define GENERIC_FAILURE	"Account is temporarily unavailable."
@@ -872,36 +873,6 @@ step(struct pm_imapback *b, uint8_t c, struct pm_imapback_buf *tb, struct pm_ima
 
 /* ---- API ---- */
 
-/* Copy NUL-terminated @s into @dst (@max bytes at most) if every byte passes
- * @ok; returns its length or a negative errno. */
-static int
-copy_field(char *dst, const char *s, size_t max, bool required, bool (*ok)(int c))
-{
-	size_t len, i;
-
-	if (s == NULL)
-		return required ? -EINVAL : 0;
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return -ENAMETOOLONG;
-	if (len == 0 && required)
-		return -EINVAL;
-	for (i = 0; ok != NULL && i < len; i++) {
-		if (!ok((unsigned char)s[i]))
-			return -EINVAL;
-	}
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return (int)len;
-}
-
-static bool
-ip_char(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-	       c == '.' || c == ':';
-}
-
 static bool
 sid_char(int c)
 {
@@ -911,6 +882,7 @@ sid_char(int c)
 int
 pm_imapback_init(struct pm_imapback *b, const struct pm_imapback_params *p)
 {
+	struct pm_backparams_creds c;
 	int n;
 
 	if (b == NULL || p == NULL)
@@ -927,24 +899,20 @@ pm_imapback_init(struct pm_imapback *b, const struct pm_imapback_params *p)
 	pm_imapback_wipe(b);
 	if (p->ttl == 1)
 		return -ELOOP;
-	if ((n = copy_field(b->session_id, p->session_id, PM_IMAPBACK_SID_MAX, true,
-			    sid_char)) < 0 ||
-	    (n = copy_field(b->client_ip, p->client_ip, PM_IMAPBACK_IP_MAX, true, ip_char)) < 0 ||
-	    (n = copy_field(b->local_ip, p->local_ip, PM_IMAPBACK_IP_MAX, true, ip_char)) < 0)
+	if ((n = pm_backparams_copy(b->session_id, p->session_id, PM_IMAPBACK_SID_MAX,
+				    true, sid_char)) < 0 ||
+	    (n = pm_backparams_copy(b->client_ip, p->client_ip, PM_IMAPBACK_IP_MAX,
+				    true, pm_backparams_ip_char)) < 0 ||
+	    (n = pm_backparams_copy(b->local_ip, p->local_ip, PM_IMAPBACK_IP_MAX,
+				    true, pm_backparams_ip_char)) < 0)
 		return n;
-	if ((n = copy_field(b->user, p->user, PM_IMAPBACK_USER_MAX, true, NULL)) < 0)
+	c = (struct pm_backparams_creds){ b->user, b->authzid, b->password,
+					  PM_IMAPBACK_USER_MAX, PM_IMAPBACK_PASS_MAX, 0, 0, 0 };
+	if ((n = pm_backparams_creds(&c, p->user, p->authzid, p->password)) < 0)
 		goto bad;
-	b->user_len = (uint16_t)n;
-	if ((n = copy_field(b->authzid, p->authzid, PM_IMAPBACK_USER_MAX, false, NULL)) < 0)
-		goto bad;
-	b->authzid_len = (uint16_t)n;
-	if (p->password == NULL) {
-		n = -EINVAL;
-		goto bad;
-	}
-	if ((n = copy_field(b->password, p->password, PM_IMAPBACK_PASS_MAX, false, NULL)) < 0)
-		goto bad;
-	b->pass_len = (uint16_t)n;
+	b->user_len = c.user_len;
+	b->authzid_len = c.authzid_len;
+	b->pass_len = c.pass_len;
 	b->client_port = p->client_port;
 	b->local_port = p->local_port;
 	b->ttl = p->ttl == 0 ? PM_IMAPBACK_TTL_DEFAULT : p->ttl;

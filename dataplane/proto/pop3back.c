@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "proto/pop3back.h"
+#include "proto/backparams.h"
 #include "proto/sasl.h"
 
 #define GENERIC_FAILURE	"Account is temporarily unavailable."
@@ -273,36 +274,6 @@ step(struct pm_pop3back *b, uint8_t c, struct pm_buf *tb)
 
 /* ---- API ---- */
 
-/* Copy NUL-terminated @s into @dst (@max bytes at most) if every byte passes
- * @ok; returns its length or a negative errno. */
-static int
-copy_field(char *dst, const char *s, size_t max, bool required, bool (*ok)(int c))
-{
-	size_t len, i;
-
-	if (s == NULL)
-		return required ? -EINVAL : 0;
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return -ENAMETOOLONG;
-	if (len == 0 && required)
-		return -EINVAL;
-	for (i = 0; ok != NULL && i < len; i++) {
-		if (!ok((unsigned char)s[i]))
-			return -EINVAL;
-	}
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return (int)len;
-}
-
-static bool
-ip_char(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-	       c == '.' || c == ':';
-}
-
 /* XCLIENT splits its arguments on spaces. */
 static bool
 sid_char(int c)
@@ -319,7 +290,7 @@ has_crlf(const char *s, size_t len)
 int
 pm_pop3back_init(struct pm_pop3back *b, const struct pm_pop3back_params *p)
 {
-	char lip[PM_POP3BACK_IP_MAX + 1];
+	struct pm_backparams_creds c;
 	int n;
 
 	if (b == NULL || p == NULL)
@@ -335,24 +306,20 @@ pm_pop3back_init(struct pm_pop3back *b, const struct pm_pop3back_params *p)
 	pm_pop3back_wipe(b);
 	if (p->ttl == 1)
 		return -ELOOP;
-	if ((n = copy_field(b->session_id, p->session_id, PM_POP3BACK_SID_MAX, true,
-			    sid_char)) < 0 ||
-	    (n = copy_field(b->client_ip, p->client_ip, PM_POP3BACK_IP_MAX, true, ip_char)) < 0 ||
-	    (n = copy_field(lip, p->local_ip, PM_POP3BACK_IP_MAX, false, ip_char)) < 0)
+	if ((n = pm_backparams_copy(b->session_id, p->session_id, PM_POP3BACK_SID_MAX,
+				    true, sid_char)) < 0 ||
+	    (n = pm_backparams_copy(b->client_ip, p->client_ip, PM_POP3BACK_IP_MAX,
+				    true, pm_backparams_ip_char)) < 0 ||
+	    (n = pm_backparams_copy(NULL, p->local_ip, PM_POP3BACK_IP_MAX,
+				    false, pm_backparams_ip_char)) < 0)
 		return n;
-	if ((n = copy_field(b->user, p->user, PM_POP3BACK_USER_MAX, true, NULL)) < 0)
+	c = (struct pm_backparams_creds){ b->user, b->authzid, b->password,
+					  PM_POP3BACK_USER_MAX, PM_POP3BACK_PASS_MAX, 0, 0, 0 };
+	if ((n = pm_backparams_creds(&c, p->user, p->authzid, p->password)) < 0)
 		goto bad;
-	b->user_len = (uint16_t)n;
-	if ((n = copy_field(b->authzid, p->authzid, PM_POP3BACK_USER_MAX, false, NULL)) < 0)
-		goto bad;
-	b->authzid_len = (uint16_t)n;
-	if (p->password == NULL) {
-		n = -EINVAL;
-		goto bad;
-	}
-	if ((n = copy_field(b->password, p->password, PM_POP3BACK_PASS_MAX, false, NULL)) < 0)
-		goto bad;
-	b->pass_len = (uint16_t)n;
+	b->user_len = c.user_len;
+	b->authzid_len = c.authzid_len;
+	b->pass_len = c.pass_len;
 	b->plain = b->authzid_len > 0 || has_crlf(b->user, b->user_len) ||
 		   has_crlf(b->password, b->pass_len);
 	b->client_port = p->client_port;

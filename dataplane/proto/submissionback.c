@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto/backparams.h"
 #include "proto/sasl.h"
 #include "proto/submissionback.h"
 
@@ -629,37 +630,6 @@ step(struct pm_submissionback *b, uint8_t c, struct pm_buf *tb)
 
 /* ---- API ---- */
 
-/* Copy NUL-terminated @s into @dst (@max bytes at most) if every byte passes
- * @ok; returns its length or a negative errno. */
-static int
-copy_field(char *dst, const char *s, size_t max, bool required, bool (*ok)(int c))
-{
-	size_t len, i;
-
-	dst[0] = '\0';
-	if (s == NULL)
-		return required ? -EINVAL : 0;
-	len = strnlen(s, max + 1);
-	if (len > max)
-		return -ENAMETOOLONG;
-	if (len == 0 && required)
-		return -EINVAL;
-	for (i = 0; ok != NULL && i < len; i++) {
-		if (!ok((unsigned char)s[i]))
-			return -EINVAL;
-	}
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return (int)len;
-}
-
-static bool
-ip_char(int c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-	       c == '.' || c == ':';
-}
-
 static bool
 sid_char(int c)
 {
@@ -675,7 +645,7 @@ graph_char(int c)
 int
 pm_submissionback_init(struct pm_submissionback *b, const struct pm_submissionback_params *p)
 {
-	char local_ip[PM_SUBMISSIONBACK_IP_MAX + 1];
+	struct pm_backparams_creds c;
 	int n;
 
 	if (b == NULL || p == NULL)
@@ -691,29 +661,25 @@ pm_submissionback_init(struct pm_submissionback *b, const struct pm_submissionba
 	pm_submissionback_wipe(b);
 	if (p->ttl == 1)
 		return -ELOOP;
-	if ((n = copy_field(b->session_id, p->session_id, PM_SUBMISSIONBACK_SID_MAX, true,
-			    sid_char)) < 0 ||
-	    (n = copy_field(b->client_ip, p->client_ip, PM_SUBMISSIONBACK_IP_MAX, true,
-			    ip_char)) < 0 ||
-	    (n = copy_field(local_ip, p->local_ip, PM_SUBMISSIONBACK_IP_MAX, false, ip_char)) < 0 ||
-	    (n = copy_field(b->helo, p->helo, PM_SUBMISSIONBACK_DOMAIN_MAX, false,
-			    graph_char)) < 0 ||
-	    (n = copy_field(b->ehlo_name, p->ehlo_name, PM_SUBMISSIONBACK_DOMAIN_MAX, true,
-			    graph_char)) < 0)
+	if ((n = pm_backparams_copy(b->session_id, p->session_id, PM_SUBMISSIONBACK_SID_MAX,
+				    true, sid_char)) < 0 ||
+	    (n = pm_backparams_copy(b->client_ip, p->client_ip, PM_SUBMISSIONBACK_IP_MAX,
+				    true, pm_backparams_ip_char)) < 0 ||
+	    (n = pm_backparams_copy(NULL, p->local_ip, PM_SUBMISSIONBACK_IP_MAX,
+				    false, pm_backparams_ip_char)) < 0 ||
+	    (n = pm_backparams_copy(b->helo, p->helo, PM_SUBMISSIONBACK_DOMAIN_MAX,
+				    false, graph_char)) < 0 ||
+	    (n = pm_backparams_copy(b->ehlo_name, p->ehlo_name, PM_SUBMISSIONBACK_DOMAIN_MAX,
+				    true, graph_char)) < 0)
 		return n;
-	if ((n = copy_field(b->user, p->user, PM_SUBMISSIONBACK_USER_MAX, true, NULL)) < 0)
+	c = (struct pm_backparams_creds){ b->user, b->authzid, b->password,
+					  PM_SUBMISSIONBACK_USER_MAX, PM_SUBMISSIONBACK_PASS_MAX,
+					  0, 0, 0 };
+	if ((n = pm_backparams_creds(&c, p->user, p->authzid, p->password)) < 0)
 		goto bad;
-	b->user_len = (uint16_t)n;
-	if ((n = copy_field(b->authzid, p->authzid, PM_SUBMISSIONBACK_USER_MAX, false, NULL)) < 0)
-		goto bad;
-	b->authzid_len = (uint16_t)n;
-	if (p->password == NULL) {
-		n = -EINVAL;
-		goto bad;
-	}
-	if ((n = copy_field(b->password, p->password, PM_SUBMISSIONBACK_PASS_MAX, false, NULL)) < 0)
-		goto bad;
-	b->pass_len = (uint16_t)n;
+	b->user_len = c.user_len;
+	b->authzid_len = c.authzid_len;
+	b->pass_len = c.pass_len;
 	b->client_port = p->client_port;
 	b->ttl = p->ttl == 0 ? PM_SUBMISSIONBACK_TTL_DEFAULT : p->ttl;
 	b->helo_smtp = p->helo_smtp;
