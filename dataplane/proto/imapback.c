@@ -23,6 +23,7 @@
 #include "proto/imapback.h"
 #include "proto/backparams.h"
 #include "proto/sasl.h"
+#include "proto/utf8.h"
 
 #define GENERIC_FAILURE	"Account is temporarily unavailable."
 #define AUTH_FAILED	"Authentication failed."
@@ -393,22 +394,8 @@ start_login(struct pm_imapback *b, struct pm_imapback_buf *o, bool send_capa)
 static void
 text_trim_utf8(struct pm_imapback *b)
 {
-	size_t end = b->text_len, lead = end, need;
-	unsigned char c;
-
-	while (lead > 0 && end - lead < 4 &&
-	       ((unsigned char)b->text[lead - 1] & 0xc0) == 0x80)
-		lead--;
-	if (lead == 0)
-		return;
-	c = (unsigned char)b->text[lead - 1];
-	if (c < 0xc0)
-		return;		/* ASCII (or stray continuation bytes): keep */
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-	if (end - (lead - 1) < need) {
-		b->text_len = (uint16_t)(lead - 1);
-		b->text[b->text_len] = '\0';
-	}
+	b->text_len = (uint16_t)pm_utf8_cut(b->text, b->text_len);
+	b->text[b->text_len] = '\0';
 }
 
 static enum step_rc

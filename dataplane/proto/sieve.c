@@ -32,6 +32,7 @@
 
 #include "proto/sasl.h"
 #include "proto/sieve.h"
+#include "proto/utf8.h"
 
 /* Lexer states (m->st). */
 enum {
@@ -166,110 +167,29 @@ _Static_assert(4 * PM_SIEVE_TEXT_MAX + 85 <= PM_SIEVE_OUT_MIN, "the greeting fit
 _Static_assert(3 * PM_SIEVE_TEXT_MAX + 18 <= PM_SIEVE_OUT_MIN, "NO (TRYLATER) fits OUT_MIN");
 _Static_assert(2 * PM_SIEVE_ECHO_MAX + 24 <= PM_SIEVE_OUT_MIN, "the echo fits OUT_MIN");
 
-/* ---- UTF-8 (strict: no overlongs, surrogates or values over U+10FFFF) ---- */
+/* ---- UTF-8 (strict, proto/utf8.h) ---- */
 
 static void
 u8_reset(struct pm_sieve *m)
 {
-	m->u8_need = 0;
-	m->u8_lo = 0x80;
-	m->u8_hi = 0xbf;
+	pm_utf8_reset(&m->u8);
 	m->flags &= ~F_U8_BAD;
 }
 
 static void
 u8_byte(struct pm_sieve *m, uint8_t c)
 {
-	if (m->u8_need > 0) {
-		if (c < m->u8_lo || c > m->u8_hi) {
-			m->flags |= F_U8_BAD;
-			m->u8_need = 0;
-			return;
-		}
-		m->u8_need--;
-		m->u8_lo = 0x80;
-		m->u8_hi = 0xbf;
-		return;
-	}
-	if (c < 0x80)
-		return;
-	m->u8_lo = 0x80;
-	m->u8_hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		m->u8_need = 1;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		m->u8_need = 2;
-		if (c == 0xe0)
-			m->u8_lo = 0xa0;	/* no overlongs */
-		else if (c == 0xed)
-			m->u8_hi = 0x9f;	/* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		m->u8_need = 3;
-		if (c == 0xf0)
-			m->u8_lo = 0x90;
-		else if (c == 0xf4)
-			m->u8_hi = 0x8f;	/* nothing over U+10FFFF */
-	} else {
+	if (!pm_utf8_byte(&m->u8, c))
 		m->flags |= F_U8_BAD;
-	}
 }
 
 static bool
 u8_ok(const struct pm_sieve *m)
 {
-	return !(m->flags & F_U8_BAD) && m->u8_need == 0;
+	return !(m->flags & F_U8_BAD) && m->u8.need == 0;
 }
 
-/* Length of the valid UTF-8 sequence at @s (at most @n bytes), 0 if none. */
-static size_t
-u8_seq(const uint8_t *s, size_t n)
-{
-	size_t need, i;
-	uint8_t lo = 0x80, hi = 0xbf;
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < need + 1)
-		return 0;
-	for (i = 1; i <= need; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need + 1;
-}
-
-static bool
-u8_valid(const char *s, size_t n)
-{
-	size_t i = 0, k;
-
-	while (i < n) {
-		k = u8_seq((const uint8_t *)s + i, n - i);
-		if (k == 0)
-			return false;
-		i += k;
-	}
-	return true;
-}
 
 /* ---- state resets ---------------------------------------------------------- */
 
@@ -1064,7 +984,7 @@ param_ok(const char *s, bool empty_ok)
 		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
 			return false;
 	}
-	return u8_valid(s, n);
+	return pm_utf8_valid(s, n);
 }
 
 int
@@ -1161,7 +1081,7 @@ trylater(struct pm_buf *out, const char *text)
 	bool esc = strpbrk(text, "\"\\") != NULL, last_repl = false;
 
 	for (i = 0; i < n; i += k) {
-		k = u8_seq(s + i, n - i);
+		k = pm_utf8_seq(s + i, n - i);
 		if (k == 0) {
 			need += last_repl ? 0 : 3;
 			last_repl = true;
@@ -1176,7 +1096,7 @@ trylater(struct pm_buf *out, const char *text)
 	pm_buf_append(out, head, sizeof(head) - 1);
 	last_repl = false;
 	for (i = 0; i < n; i += k) {
-		k = u8_seq(s + i, n - i);
+		k = pm_utf8_seq(s + i, n - i);
 		if (k == 0) {
 			if (!last_repl)
 				pm_buf_append(out, repl, 3);

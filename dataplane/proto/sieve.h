@@ -170,6 +170,7 @@
 
 #include "proto/buf.h"
 #include "proto/sasl.h"
+#include "proto/utf8.h"
 
 #define PM_SIEVE_LINE_MAX	8192u	/* bytes of one line, literals included */
 #define PM_SIEVE_USER_MAX	255u	/* bytes of the user (authcid) and of the authzid */
@@ -299,8 +300,7 @@ struct pm_sieve {
 	uint8_t tail;			/* skip mode: literal marker tracker */
 	uint8_t name_len;		/* command name / mechanism bytes kept */
 	char name[13];			/* upper-cased command name or mechanism */
-	uint8_t u8_need;		/* UTF-8: continuation bytes still due */
-	uint8_t u8_lo, u8_hi;		/* UTF-8: bounds of the next one */
+	struct pm_utf8 u8;		/* the current string's UTF-8 check */
 	struct pm_sasl_plain plain;	/* PLAIN: which field the bytes go to */
 	union {
 		struct pm_sasl_b64 b64;	/* base64 of the SASL string */

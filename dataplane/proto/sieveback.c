@@ -27,6 +27,7 @@
 #include "proto/backparams.h"
 #include "proto/sasl.h"
 #include "proto/sieveback.h"
+#include "proto/utf8.h"
 
 /* The greeting line tokenizer (b->g_st). */
 enum {
@@ -131,53 +132,21 @@ put_uint(struct pm_buf *o, unsigned long v)
 static void
 u8_reset(struct pm_sieveback *b)
 {
-	b->u8_need = 0;
-	b->u8_lo = 0x80;
-	b->u8_hi = 0xbf;
+	pm_utf8_reset(&b->u8);
 	b->u8_bad = false;
 }
 
 static void
 u8_byte(struct pm_sieveback *b, uint8_t c)
 {
-	if (b->u8_need > 0) {
-		if (c < b->u8_lo || c > b->u8_hi) {
-			b->u8_bad = true;
-			b->u8_need = 0;
-			return;
-		}
-		b->u8_need--;
-		b->u8_lo = 0x80;
-		b->u8_hi = 0xbf;
-		return;
-	}
-	if (c < 0x80)
-		return;
-	b->u8_lo = 0x80;
-	b->u8_hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf) {
-		b->u8_need = 1;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		b->u8_need = 2;
-		if (c == 0xe0)
-			b->u8_lo = 0xa0;	/* no overlongs */
-		else if (c == 0xed)
-			b->u8_hi = 0x9f;	/* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		b->u8_need = 3;
-		if (c == 0xf0)
-			b->u8_lo = 0x90;
-		else if (c == 0xf4)
-			b->u8_hi = 0x8f;	/* nothing over U+10FFFF */
-	} else {
+	if (!pm_utf8_byte(&b->u8, c))
 		b->u8_bad = true;
-	}
 }
 
 static bool
 u8_ok(const struct pm_sieveback *b)
 {
-	return !b->u8_bad && b->u8_need == 0;
+	return !b->u8_bad && b->u8.need == 0;
 }
 
 /* ---- secrets and results ---- */
@@ -457,19 +426,7 @@ r_byte(struct pm_sieveback *b, uint8_t c)
 static void
 text_trim_utf8(struct pm_sieveback *b)
 {
-	size_t end = b->text_len, lead = end, need;
-	unsigned char c;
-
-	while (lead > 0 && end - lead < 4 && ((unsigned char)b->text[lead - 1] & 0xc0) == 0x80)
-		lead--;
-	if (lead == 0)
-		return;
-	c = (unsigned char)b->text[lead - 1];
-	if (c < 0xc0)
-		return;		/* ASCII (or stray continuation bytes): keep */
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-	if (end - (lead - 1) < need)
-		b->text_len = (uint16_t)(lead - 1);
+	b->text_len = (uint16_t)pm_utf8_cut(b->text, b->text_len);
 }
 
 /*

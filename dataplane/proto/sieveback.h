@@ -132,6 +132,7 @@
 #include <stdint.h>
 
 #include "proto/buf.h"
+#include "proto/utf8.h"
 
 #define PM_SIEVEBACK_USER_MAX		255u	/* user and authzid, bytes */
 #define PM_SIEVEBACK_PASS_MAX		1024u	/* password, bytes */
@@ -213,7 +214,7 @@ struct pm_sieveback {
 	char word[16];		/* the first argument, upper-cased */
 	uint16_t tok2_len;	/* bytes of the second argument (saturating) */
 	/* UTF-8 of the quoted string being read */
-	uint8_t u8_need, u8_lo, u8_hi;
+	struct pm_utf8 u8;
 	bool u8_bad;
 	/* the current result line */
 	uint8_t q_st;		/* TRYLATER reason recognizer (sieveback.c) */

@@ -27,6 +27,7 @@
 
 #include "proto/sasl.h"
 #include "proto/submission.h"
+#include "proto/utf8.h"
 
 /* Lexer states (m->st). */
 enum {
@@ -159,7 +160,7 @@ lexer_reset(struct pm_submission *m)
 	m->line_len = 0;
 	m->cmd = C_UNKNOWN;
 	m->name_len = 0;
-	m->u8_need = 0;
+	pm_utf8_reset(&m->u8);
 	arg_reset(m);
 }
 
@@ -953,37 +954,10 @@ name_end(struct pm_submission *m, uint8_t c, struct pm_buf *out)
 	return finish_line(m, out);
 }
 
-/* A UTF-8 lead byte (RFC 3629): the continuation bytes it needs, and the
- * range of the first one; 0 if it cannot start a sequence. */
-static int
-utf8_lead(struct pm_submission *m, uint8_t c)
-{
-	m->u8_lo = 0x80;
-	m->u8_hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf)
-		return 1;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0)
-			m->u8_lo = 0xa0;	/* no overlongs */
-		else if (c == 0xed)
-			m->u8_hi = 0x9f;	/* no surrogates */
-		return 2;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0)
-			m->u8_lo = 0x90;
-		else if (c == 0xf4)
-			m->u8_hi = 0x8f;	/* at most U+10FFFF */
-		return 3;
-	}
-	return 0;
-}
 
 static int
 lex(struct pm_submission *m, uint8_t c, struct pm_buf *out)
 {
-	int need;
-
 	switch (m->st) {
 	case ST_NAME:
 		if (is_alpha(c)) {
@@ -1010,21 +984,18 @@ lex(struct pm_submission *m, uint8_t c, struct pm_buf *out)
 			arg_byte(m, c);
 			return R_CONT;
 		}
-		need = utf8_lead(m, c);
-		if (need == 0)
+		if (pm_utf8_lead(&m->u8, c) == 0)
 			return error_at(m, c, out, T_SYNTAX);
 		arg_byte(m, c);
-		m->u8_need = (uint8_t)need;
 		m->st = ST_UTF8;
 		return R_CONT;
 
 	case ST_UTF8:
-		if (c < m->u8_lo || c > m->u8_hi)
+		if (!pm_utf8_cont_ok(&m->u8, c))
 			return error_at(m, c, out, T_SYNTAX);	/* invalid UTF-8 */
 		arg_byte(m, c);
-		m->u8_lo = 0x80;
-		m->u8_hi = 0xbf;
-		if (--m->u8_need == 0)
+		pm_utf8_byte(&m->u8, c);
+		if (m->u8.need == 0)
 			m->st = ST_PARAMS;
 		return R_CONT;
 

@@ -178,6 +178,7 @@
 
 #include "proto/buf.h"
 #include "proto/sasl.h"
+#include "proto/utf8.h"
 
 #define PM_SUBMISSION_LINE_MAX		4096u	/* bytes of a command line, CRLF included */
 #define PM_SUBMISSION_AUTH_LINE_MAX	8192u	/* bytes of a SASL response line before CRLF */
@@ -318,8 +319,7 @@ struct pm_submission {
 	uint8_t cmd;			/* command of the current line */
 	uint8_t step;			/* AUTH exchange step (submission.c) */
 	uint8_t name_len;		/* command name letters seen (saturates) */
-	uint8_t u8_need;		/* UTF-8: continuation bytes still due */
-	uint8_t u8_lo, u8_hi;		/* UTF-8: range of the next byte */
+	struct pm_utf8 u8;		/* UTF-8 in the parameters */
 	uint8_t greeting;		/* enum pm_submission_greeting */
 	bool helo_valid;		/* helo holds a domain */
 	char name[9];			/* upper-cased command name (first 8 letters) */

@@ -27,6 +27,7 @@
 #include "proto/backparams.h"
 #include "proto/sasl.h"
 #include "proto/submissionback.h"
+#include "proto/utf8.h"
 
 /* The reply lexer. */
 enum lx {
@@ -304,21 +305,8 @@ send_auth(struct pm_submissionback *b, struct pm_buf *o)
 static void
 text_trim_utf8(struct pm_submissionback *b)
 {
-	size_t end = b->text_len, lead = end, need;
-	unsigned char c;
-
-	while (lead > 0 && end - lead < 4 && ((unsigned char)b->text[lead - 1] & 0xc0) == 0x80)
-		lead--;
-	if (lead == 0)
-		return;
-	c = (unsigned char)b->text[lead - 1];
-	if (c < 0xc0)
-		return;		/* ASCII (or stray continuation bytes): keep */
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-	if (end - (lead - 1) < need) {
-		b->text_len = (uint16_t)(lead - 1);
-		b->text[b->text_len] = '\0';
-	}
+	b->text_len = (uint16_t)pm_utf8_cut(b->text, b->text_len);
+	b->text[b->text_len] = '\0';
 }
 
 static void
