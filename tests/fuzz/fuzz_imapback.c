@@ -34,8 +34,7 @@
 #include <string.h>
 
 #include "proto/imapback.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzzsplit.h"
 
 #define BIG (1u << 18)
 
@@ -99,10 +98,7 @@ run_chunked(struct pm_imapback *m, const uint8_t *in, size_t n, uint32_t seed, s
 
 	r->st = PM_IMAPBACK_AGAIN;
 	while (off < n) {
-		s ^= s << 13;
-		s ^= s >> 17;
-		s ^= s << 5;
-		chunk = 1 + s % 17;
+		chunk = 1 + rnd(&s) % 17;
 		if (chunk > n - off)
 			chunk = n - off;
 		r->st = pm_imapback_feed(m, in + off, chunk, &c, &tb, &tc);
@@ -281,19 +277,6 @@ check_reply(const struct pm_imapback *m, enum pm_imapback_status st)
 		    (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')))
 			die("client reply with NUL or bare CR/LF");
 	}
-}
-
-static bool
-all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] != 0)
-			return false;
-	}
-	return true;
 }
 
 int

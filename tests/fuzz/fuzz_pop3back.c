@@ -31,8 +31,7 @@
 #include <string.h>
 
 #include "proto/pop3back.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzzsplit.h"
 
 #define BIG (1u << 18)
 
@@ -101,10 +100,7 @@ run_chunked(struct pm_pop3back *m, const uint8_t *in, size_t n, uint32_t seed, s
 	r->tbl = 0;
 	r->st = PM_POP3BACK_AGAIN;
 	while (off < n) {
-		s ^= s << 13;
-		s ^= s >> 17;
-		s ^= s << 5;
-		chunk = 1 + s % 17;
+		chunk = 1 + rnd(&s) % 17;
 		if (chunk > n - off)
 			chunk = n - off;
 		r->st = pm_pop3back_feed(m, in + off, chunk, &c, &tb, (s & 1) ? &tc : NULL);
@@ -349,19 +345,6 @@ reference(const struct pm_pop3back_params *p, const uint8_t *in, size_t n, struc
 			return;
 		}
 	}
-}
-
-static bool
-all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] != 0)
-			return false;
-	}
-	return true;
 }
 
 int

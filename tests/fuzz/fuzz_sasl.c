@@ -27,19 +27,9 @@
 #include <string.h>
 
 #include "proto/sasl.h"
-
-#define CHECK(c)                                                                 \
-	do {                                                                     \
-		if (!(c)) {                                                      \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,   \
-				__LINE__, #c);                                   \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "fuzzsplit.h"
 
 #define GUARD 0xa5
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int
 ref_value(uint8_t c)

@@ -35,8 +35,7 @@
 #include <string.h>
 
 #include "proto/sieveback.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzzsplit.h"
 
 #define BIG (1u << 18)
 
@@ -105,10 +104,7 @@ run_chunked(struct pm_sieveback *m, const uint8_t *in, size_t n, uint32_t seed, 
 	pm_buf_init(&tb, r->tb, (seed & 1) ? PM_SIEVEBACK_BACKEND_ROOM : 16);
 	r->st = PM_SIEVEBACK_AGAIN;
 	while (off < n) {
-		s ^= s << 13;
-		s ^= s >> 17;
-		s ^= s << 5;
-		chunk = 1 + s % 17;
+		chunk = 1 + rnd(&s) % 17;
 		if (chunk > n - off)
 			chunk = n - off;
 		r->st = pm_sieveback_feed(m, in + off, chunk, &c, &tb, NULL);
@@ -211,19 +207,6 @@ check_ok(const uint8_t *in, const struct result *r)
 		die("something else sent before AUTHENTICATE");
 	if (!has_line(in, s, "OK", true))
 		die("OK without the greeting's OK");
-}
-
-static bool
-all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] != 0)
-			return false;
-	}
-	return true;
 }
 
 int

@@ -30,57 +30,9 @@
 
 #include "proto/submission.h"
 
-#define CHECK(c)                                                                 \
-	do {                                                                     \
-		if (!(c)) {                                                      \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,   \
-				__LINE__, #c);                                   \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "fuzzsplit.h"
 
 #define BIG (1u << 16)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct trace {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static void
-trace_put(struct trace *t, const void *s, size_t n)
-{
-	if (t->len + n > t->cap) {
-		t->cap = (t->len + n) * 2 + 256;
-		t->p = realloc(t->p, t->cap);
-		CHECK(t->p != NULL);
-	}
-	if (n > 0)
-		memcpy(t->p + t->len, s, n);
-	t->len += n;
-}
-
-static uint32_t
-rnd(uint32_t *s)
-{
-	uint32_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
-
-/* Move @n bytes from the front of @out to the transcript. */
-static void
-drain(struct trace *t, struct pm_buf *out, size_t n)
-{
-	if (n > out->len)
-		n = out->len;
-	trace_put(t, out->p, n);
-	pm_buf_consume(out, n);
-}
 
 static void
 check_login(const struct pm_submission_login *lg)

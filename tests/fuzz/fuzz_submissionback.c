@@ -38,8 +38,7 @@
 
 #include "proto/submission.h"
 #include "proto/submissionback.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzzsplit.h"
 
 #define BIG (1u << 18)
 
@@ -121,10 +120,7 @@ run_chunked(struct pm_submissionback *m, const uint8_t *in, size_t n, uint32_t s
 	pm_buf_init(&tb, r->tb, 0);
 	r->st = PM_SUBMISSIONBACK_AGAIN;
 	while (off < n) {
-		s ^= s << 13;
-		s ^= s >> 17;
-		s ^= s << 5;
-		chunk = 1 + s % 17;
+		chunk = 1 + rnd(&s) % 17;
 		if (chunk > n - off)
 			chunk = n - off;
 		r->st = pm_submissionback_feed(m, in + off, chunk, &c, &tb, NULL);
@@ -252,19 +248,6 @@ check_result(const uint8_t *in, const struct result *r)
 		    (in[s + 3] != ' ' && in[s + 3] != '\r'))
 			die("OK from a reply that is not 235");
 	}
-}
-
-static bool
-all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (b[i] != 0)
-			return false;
-	}
-	return true;
 }
 
 /* The client machine takes the result's text as its reply. */
