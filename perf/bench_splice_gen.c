@@ -897,6 +897,15 @@ blast(struct gen *g, struct rte_mbuf **txb, unsigned int *held, unsigned int *of
 
 /* ---- the client side ------------------------------------------------------- */
 
+/* True if the @n bytes at @seq all lie before @rcv_nxt: bytes we have. */
+static bool
+old_data(uint32_t seq, size_t n, uint32_t rcv_nxt)
+{
+	uint32_t back = rcv_nxt - seq;
+
+	return back >= n && back < 1u << 31;
+}
+
 static void slot_start(struct gen *g, struct slot *s);
 
 static void
@@ -1050,6 +1059,15 @@ client_input(struct gen *g, struct slot *s, const struct pm_tcp_hdr *th, const u
 		s->rcv_nxt = th->seq + 1;
 		client_send(g, s, PM_TCP_ACK, NULL, 0);
 		s->state = C_GREETING;
+		return;
+	}
+	if (n > 0 && !(th->flags & (PM_TCP_SYN | PM_TCP_FIN)) && (s->state == C_CLOSED ||
+	    s->state == C_SPLICED) && old_data(th->seq, n, s->rcv_nxt)) {
+		/* postmux resent bytes we had (we were slow to ACK them): a
+		 * retransmission, not a script error. After our RST, no ACK. */
+		g->c.dups++;
+		if (s->state == C_SPLICED)
+			client_send(g, s, PM_TCP_ACK, NULL, 0);
 		return;
 	}
 	if ((th->flags & (PM_TCP_SYN | PM_TCP_FIN)) || s->state == C_CLOSED ||
@@ -1289,6 +1307,12 @@ backend_input(struct gen *g, unsigned int bidx, const struct pm_tcp_hdr *th, con
 	}
 	if (n == 0)
 		return;		/* postmux's ACK */
+	if (b->state != B_LOGIN && old_data(th->seq, n, b->rcv_nxt)) {
+		/* A retransmission of the login after our reply left. */
+		g->c.dups++;
+		backend_send(g, b, PM_TCP_ACK, NULL, 0, NULL);
+		return;
+	}
 	if (b->state != B_LOGIN) {
 		unexpected(g, "data at a logged-in backend outside the script", f, len);
 		return;
