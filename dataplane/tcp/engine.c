@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proto/buf.h"
+#include "net/bytes.h"
 #include "proto/login.h"
 #include "tcp/cookie.h"
 #include "tcp/flowtab.h"
@@ -1366,9 +1367,10 @@ spliced(struct pm_engine *e, struct sess *s, int side, uint8_t *frame, size_t le
 			*nxt = end;
 		if (th->flags & PM_TCP_ACK) {
 			*(side == 0 ? &s->ack_b : &s->ack_c) = th->ack + d->ack_delta;
+			/* The window field as pm_splice_rewrite() left it
+			 * (rescaled already): offset 14 of the TCP header. */
 			*(side == 0 ? &s->wnd_b : &s->wnd_c) =
-				d->wnd_shift_in == d->wnd_shift_out ? th->wnd :
-				pm_splice_wnd(th->wnd, d->wnd_shift_in, d->wnd_shift_out);
+				pm_get16(frame + ip->payload_off + 14);
 		}
 	}
 	addr4(dst, side == 0 ? s->bf.raddr : s->cf.raddr);
